@@ -1,0 +1,7 @@
+"""rtaudio: a real-time streaming neural audio processor (numpy + ONNX Runtime)."""
+
+from rtaudio.api import open
+from rtaudio.engine.processor import Processor, process_offline
+
+__version__ = "0.1.0"
+__all__ = ["Processor", "__version__", "open", "process_offline"]

@@ -1,0 +1,1 @@
+"""One module per ``rtaudio`` sub-command; each has ``register(subparsers)``."""

@@ -1,0 +1,195 @@
+"""``rtaudio stream IN OUT``: file streaming mode, any length, constant memory."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from rtaudio.commands.common import add_model_options, plan_from_args
+from rtaudio.engine.processor import Processor, process_offline
+from rtaudio.io.files import AtomicWriter, AudioReader
+
+READ_BLOCK = 4096  # frames per file read: small enough for constant memory, big enough for speed
+REALTIME_BLOCK_MS = 10.0  # a live source's block when --realtime paces the input
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "stream",
+        help="process an audio file (any length, constant memory)",
+        description="Stream IN through a model into OUT, block by block, in constant memory. "
+        "Formats by extension (wav, flac, ogg, ...); '-' is a WAV stream on stdin/stdout. "
+        "OUT appears only when processing completed.",
+    )
+    p.add_argument("input", metavar="IN", help="input audio file, or - for WAV on stdin")
+    p.add_argument("output", metavar="OUT", help="output audio file, or - for WAV on stdout")
+    add_model_options(p)
+    p.add_argument(
+        "--offline",
+        action="store_true",
+        help="process the whole input as one chunk (the reference for streaming parity); "
+        "memory grows with the input's length",
+    )
+    p.add_argument(
+        "--realtime",
+        action="store_true",
+        help="feed the input at wall-clock speed in 10 ms blocks, as a live source would, and count missed deadlines",
+    )
+    p.add_argument("--json", action="store_true", help="print the summary as JSON (to stdout unless OUT is -)")
+    p.set_defaults(run=run)
+
+
+@dataclass
+class StreamSummary:
+    """What a stream run measured."""
+
+    input: str
+    output: str
+    model: str
+    source_rate: int
+    in_rate: int
+    out_rate: int
+    channels: int
+    audio_seconds: float
+    wall_seconds: float
+    compute_seconds: float
+    rtf: float
+    chunks: int
+    chunk_ms: float
+    chunk_p50_ms: float
+    chunk_p99_ms: float
+    latency_ms: float
+    frames_in: int
+    frames_out: int
+    nonfinite_samples: int
+    missed_deadlines: int | None
+    mode: str
+
+
+def run(args: argparse.Namespace) -> int:
+    from rtaudio.api import processor_for
+    from rtaudio.display import console, key_value_table, stream_progress
+
+    con = console(stderr=True)
+    with AudioReader(args.input) as reader:
+        plan = plan_from_args(args, reader.rate)
+        proc = processor_for(plan, reader.channels, args.chunk_ms)
+        with AtomicWriter(args.output, plan.out_rate, reader.channels, reader.subtype) as writer:
+            t0 = time.perf_counter()
+            if args.offline:
+                stats = _run_offline(reader, writer, proc)
+            else:
+                show = con.is_terminal and not args.json
+                with stream_progress(con) if show else _NoProgress() as progress:
+                    stats = _run_stream(reader, writer, proc, progress, args.realtime)
+            wall = time.perf_counter() - t0
+            writer.commit()
+    frames_in, frames_out, compute, nonfinite, missed = stats
+    audio_s = frames_in / reader.rate
+    summary = StreamSummary(
+        input=args.input,
+        output=args.output,
+        model=plan.model.name,
+        source_rate=reader.rate,
+        in_rate=plan.band_rate,
+        out_rate=plan.out_rate,
+        channels=reader.channels,
+        audio_seconds=round(audio_s, 4),
+        wall_seconds=round(wall, 4),
+        compute_seconds=round(compute, 4),
+        rtf=round(compute / audio_s, 5) if audio_s else 0.0,
+        chunks=proc.stats.chunks if not args.offline else 1,
+        chunk_ms=round(proc.chunk_seconds * 1e3, 3),
+        chunk_p50_ms=round(proc.stats.percentile_ms(50), 3),
+        chunk_p99_ms=round(proc.stats.percentile_ms(99), 3),
+        latency_ms=round(proc.latency_seconds * 1e3, 3) if not args.offline else round(audio_s * 1e3, 3),
+        frames_in=frames_in,
+        frames_out=frames_out,
+        nonfinite_samples=nonfinite,
+        missed_deadlines=missed,
+        mode="offline" if args.offline else ("realtime" if args.realtime else "stream"),
+    )
+    if args.json:
+        print(json.dumps(asdict(summary)), file=sys.stderr if args.output == "-" else sys.stdout)
+    else:
+        rows = [
+            ("model", f"{summary.model} ({summary.in_rate} -> {summary.out_rate} Hz)"),
+            ("audio", f"{summary.audio_seconds:.2f} s, {summary.channels} ch, {summary.source_rate} Hz in"),
+            ("wall", f"{summary.wall_seconds:.2f} s"),
+            ("RTF", f"{summary.rtf:.4f} (compute / audio)"),
+            ("chunks", f"{summary.chunks} x {summary.chunk_ms:.1f} ms"),
+            ("chunk compute", f"p50 {summary.chunk_p50_ms:.2f} ms, p99 {summary.chunk_p99_ms:.2f} ms"),
+            ("latency", f"{summary.latency_ms:.1f} ms algorithmic"),
+            ("output", f"{summary.output} ({summary.frames_out} frames)"),
+        ]
+        if nonfinite:
+            rows.append(("sanitized", f"{nonfinite} NaN/Inf samples replaced by 0"))
+        if missed is not None:
+            rows.append(("missed deadlines", str(missed)))
+        con.print(key_value_table(f"rtaudio stream ({summary.mode})", rows))
+    return 0
+
+
+class _NoProgress:
+    def __enter__(self) -> _NoProgress:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        pass
+
+    def add_task(self, *args: object, **kwargs: object) -> int:
+        return 0
+
+    def update(self, *args: object, **kwargs: object) -> None:
+        pass
+
+
+def _run_stream(reader: AudioReader, writer: AtomicWriter, proc: Processor, progress, realtime: bool):
+    total_s = reader.frames / reader.rate if reader.frames else None
+    task = progress.add_task("streaming", total=total_s)
+    frames_in = frames_out = 0
+    missed = 0
+    block = max(1, round(REALTIME_BLOCK_MS * 1e-3 * reader.rate)) if realtime else READ_BLOCK
+    t_start = time.perf_counter()
+    for data in reader.blocks(block):
+        if realtime:
+            # the block 'arrives' when its last sample would have been captured
+            arrival = t_start + (frames_in + len(data)) / reader.rate
+            wait = arrival - time.perf_counter()
+            if wait > 0:
+                time.sleep(wait)
+        out = proc.process(data)
+        if realtime and time.perf_counter() > arrival + len(data) / reader.rate:
+            missed += 1  # not done before the next block arrived: a live stream would glitch
+        writer.write(out)
+        frames_in += len(data)
+        frames_out += len(out)
+        audio_s = frames_in / reader.rate
+        progress.update(task, completed=audio_s, rtf=proc.stats.compute_seconds / audio_s)
+    tail = proc.flush()
+    writer.write(tail)
+    frames_out += len(tail)
+    audio_s = frames_in / reader.rate
+    progress.update(task, completed=audio_s, total=audio_s, rtf=proc.stats.compute_seconds / max(audio_s, 1e-9))
+    return frames_in, frames_out, proc.stats.compute_seconds, proc.stats.nonfinite_samples, (
+        missed if realtime else None
+    )
+
+
+def _run_offline(reader: AudioReader, writer: AtomicWriter, proc: Processor):
+    audio = reader.read_all()
+    if not len(audio):
+        from rtaudio.io.files import AudioIOError
+
+        raise AudioIOError(f"{reader.path}: no audio frames (zero-length input)")
+    bad = ~np.isfinite(audio)
+    t0 = time.perf_counter()
+    out = process_offline(proc.kernel, audio)
+    compute = time.perf_counter() - t0
+    writer.write(out)
+    return len(audio), len(out), compute, int(bad.sum()), None

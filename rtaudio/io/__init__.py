@@ -1,0 +1,1 @@
+"""I/O adapters: files (here), sound devices and JACK (imported only when used)."""
