@@ -1,6 +1,6 @@
 """rtaudio: a real-time streaming neural audio processor (numpy + ONNX Runtime)."""
 
-from rtaudio.api import open
+from rtaudio.api import open  # noqa: A004 - rtaudio.open(task) is the public entry point
 from rtaudio.engine.processor import Processor, process_offline
 
 __version__ = "0.1.0"

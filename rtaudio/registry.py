@@ -73,8 +73,10 @@ def shipped_models(task: str | None = None) -> list[ModelInfo]:
 def default_model(task: str, in_rate: int | None) -> str:
     """The shipped model a task uses by default for a source rate (sinc until one exists)."""
     for info in shipped_models(task):
-        if info.path is not None and info.card.get("default") and (
-            in_rate is None or any(a == in_rate for a, _ in info.pairs)
+        if (
+            info.path is not None
+            and info.card.get("default")
+            and (in_rate is None or any(a == in_rate for a, _ in info.pairs))
         ):
             return info.name
     return "sinc"

@@ -43,5 +43,13 @@ def plan_from_args(args: argparse.Namespace, source_rate: int):  # -> KernelPlan
     from rtaudio.registry import build_kernel
 
     return build_kernel(
-        args.task, args.model, source_rate, args.in_rate, args.out_rate, args.steps, args.seed, args.backend, args.threads
+        args.task,
+        args.model,
+        source_rate,
+        args.in_rate,
+        args.out_rate,
+        args.steps,
+        args.seed,
+        args.backend,
+        args.threads,
     )

@@ -176,8 +176,12 @@ def _run_stream(reader: AudioReader, writer: AtomicWriter, proc: Processor, prog
     frames_out += len(tail)
     audio_s = frames_in / reader.rate
     progress.update(task, completed=audio_s, total=audio_s, rtf=proc.stats.compute_seconds / max(audio_s, 1e-9))
-    return frames_in, frames_out, proc.stats.compute_seconds, proc.stats.nonfinite_samples, (
-        missed if realtime else None
+    return (
+        frames_in,
+        frames_out,
+        proc.stats.compute_seconds,
+        proc.stats.nonfinite_samples,
+        (missed if realtime else None),
     )
 
 

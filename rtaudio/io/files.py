@@ -72,7 +72,7 @@ class AudioReader:
 
     def _open_stdin(self) -> None:
         try:
-            self._wave = wave.open(sys.stdin.buffer, "rb")
+            self._wave = wave.open(sys.stdin.buffer, "rb")  # noqa: SIM115 - closed by close()
         except (wave.Error, EOFError) as exc:
             raise AudioIOError(f"stdin: not a PCM WAV stream ({_reason(exc)})") from None
         self.rate, self.channels = self._wave.getframerate(), self._wave.getnchannels()
@@ -126,6 +126,8 @@ class AudioReader:
     def close(self) -> None:
         if self._sf is not None:
             self._sf.close()
+        if self._wave is not None:
+            self._wave.close()
 
     def __enter__(self) -> AudioReader:
         return self
@@ -177,7 +179,12 @@ class AtomicWriter:
             fd, self._tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=f".part{target.suffix}", dir=folder)
             os.close(fd)
             self._sf = sf.SoundFile(
-                self._tmp, "w", samplerate=rate, channels=channels, format=fmt, subtype=pick_subtype(fmt, source_subtype)
+                self._tmp,
+                "w",
+                samplerate=rate,
+                channels=channels,
+                format=fmt,
+                subtype=pick_subtype(fmt, source_subtype),
             )
         except OSError as exc:
             self._discard()
@@ -207,6 +214,10 @@ class AtomicWriter:
         assert self._sf is not None and self._tmp is not None
         try:
             self._sf.close()
+            # mkstemp makes the file private; give it the mode a normal create would
+            umask = os.umask(0)
+            os.umask(umask)
+            os.chmod(self._tmp, 0o666 & ~umask)
             os.replace(self._tmp, self.path)
         except OSError as exc:
             self._discard()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from fractions import Fraction
 from math import gcd
 from typing import Protocol, runtime_checkable
 
@@ -45,6 +46,9 @@ def rate_quantum(in_rate: int, out_rate: int) -> int:
 
 
 def out_length(n_in: int, in_rate: int, out_rate: int) -> int:
-    """Exact output length of a stream of ``n_in`` samples: round(n_in * out / in)."""
-    # integer arithmetic, half rounds up, so no float drift on hour-long streams
-    return (2 * n_in * out_rate + in_rate) // (2 * in_rate)
+    """Exact output length of a stream of ``n_in`` samples: Python's round(n_in * out / in).
+
+    Computed on an exact fraction (halves to even, like ``round``), so hour-long streams
+    see no float drift.
+    """
+    return round(Fraction(n_in * out_rate, in_rate))
