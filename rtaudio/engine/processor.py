@@ -73,7 +73,8 @@ class Processor:
     kernel
         The task's chunk kernel (rates, context, ``run``).
     channels
-        Channels per frame; each is processed independently by the kernel.
+        Channels per input frame; each is processed independently by the kernel unless
+        the kernel declares ``out_channels`` (e.g. mel bands in, one waveform out).
     chunk
         New input samples per chunk (``H``), rounded up to the rate quantum.
     crossfade
@@ -93,6 +94,7 @@ class Processor:
     ) -> None:
         self.kernel = kernel
         self.channels = int(channels)
+        self.out_channels = int(getattr(kernel, "out_channels", None) or channels)
         self.in_rate = int(kernel.in_rate)
         self.out_rate = int(kernel.out_rate)
         quantum = math.lcm(rate_quantum(self.in_rate, self.out_rate), int(kernel.quantum_in))
@@ -113,7 +115,7 @@ class Processor:
         self._in = RingBuffer(self._window_len + self.hop, self.channels)
         # staging for computed-but-not-yet-due output: one flush step can run every chunk
         # that fits the input ring before releasing anything
-        self._out = RingBuffer(self._to_out(self._window_len + 3 * self.hop), self.channels)
+        self._out = RingBuffer(self._to_out(self._window_len + 3 * self.hop), self.out_channels)
         self._channels_mono = self.channels == 1
         self.stats = ChunkStats()
         self.reset()
@@ -140,7 +142,7 @@ class Processor:
         self._in.clear()
         self._in.write_zeros(self.left)  # the stream is preceded by silence
         self._out.clear()
-        self._tail = np.zeros((self.channels, self._fade_out_len), dtype=np.float32)
+        self._tail = np.zeros((self.out_channels, self._fade_out_len), dtype=np.float32)
         self._next_chunk = 0
         self._received = 0
         self._released = 0
@@ -232,7 +234,7 @@ class Processor:
 
     def _shape(self, pieces: list[np.ndarray], mono: bool) -> np.ndarray:
         pieces = [p for p in pieces if len(p)]
-        out = np.concatenate(pieces) if pieces else np.zeros((0, self.channels), np.float32)
+        out = np.concatenate(pieces) if pieces else np.zeros((0, self.out_channels), np.float32)
         return out[:, 0] if mono else out
 
 

@@ -1,0 +1,156 @@
+"""``rtaudio bridge`` on a real JACK server: its ports, its reported latency, its audio."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+jack = pytest.importorskip("jack")
+from jackserver import PERIOD, RATE, JackServer, PlayRecordClient, aligned_snr, measured_lag, noise  # noqa: E402
+
+from rtaudio.live.jack_bridge import CAPTURE, PLAYBACK, port_latency  # noqa: E402
+
+pytestmark = [pytest.mark.jack]
+
+
+@pytest.fixture(scope="module")
+def server():
+    """A ``--sync`` server: late clients delay the graph instead of losing audio (see test_live_jack)."""
+    with JackServer(sync=True) as srv:
+        yield srv
+
+
+def start_bridge(server: JackServer, name: str, args: list[str], seconds: float, wire: bool = True) -> subprocess.Popen:
+    cmd = [sys.executable, "-m", "rtaudio.cli", "bridge", "--name", name, *args, "--duration", str(seconds), "--json"]
+    if wire:
+        cmd += ["--connect-in", "tester:out", "--connect-out", "tester:in"]
+    return subprocess.Popen(cmd, env=server.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def wait_connected(tester: PlayRecordClient, port: str, proc: subprocess.Popen, timeout: float = 20.0) -> None:
+    tester.wait_for_port(port, timeout, proc)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if tester.inp.is_connected_to(port):
+            return
+        time.sleep(0.05)
+    raise TimeoutError(f"{port} was not connected to the test client")
+
+
+def own_delays(tester: PlayRecordClient, name: str, timeout: float = 5.0) -> tuple[tuple, tuple]:
+    """The (min, max) capture and playback delay the bridge adds between its ports, once JACK
+    has computed latencies after the connections (it does so asynchronously)."""
+
+    def delays():
+        lat = {(p, m): port_latency(tester.client, f"{name}:{p}_1", m) for p in ("in", "out") for m in (0, 1)}
+        capture = tuple(np.subtract(lat["out", CAPTURE], lat["in", CAPTURE]).tolist())
+        playback = tuple(np.subtract(lat["in", PLAYBACK], lat["out", PLAYBACK]).tolist())
+        return capture, playback
+
+    deadline = time.monotonic() + timeout
+    while (found := delays())[0] == (0, 0) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return found
+
+
+def finish(proc: subprocess.Popen, timeout: float) -> dict:
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 0, err
+    return json.loads(out)
+
+
+def test_bridge_reports_latency_and_matches_file_mode(server, tmp_path):
+    signal = noise(3.0, seed=2)
+    record = tmp_path / "bridge.wav"
+    with PlayRecordClient("tester", 16.0) as tester:
+        proc = start_bridge(server, "rtb", ["--model", "sinc", "--in-rate", "16000", "--record", str(record)], 5.0)
+        wait_connected(tester, "rtb:out_1", proc)
+        # JACK's rule: a port's latency is its neighbour's plus the client's own delay (the
+        # test client sets none, so on this loop its ports echo the bridge's ranges)
+        capture, playback = own_delays(tester, "rtb")
+        time.sleep(0.3)
+        start = tester.play(signal)
+        summary = finish(proc, 60)
+        tester_run = (tester.recording[: tester.recorded].copy(), start, list(tester.xruns))
+    reported = round((summary["engine_latency_ms"] + summary["buffer_latency_ms"]) * RATE / 1000)
+    assert capture == (reported, reported) and playback == (reported, reported)
+    # the test client's own loop through the graph adds one period
+    assert measured_lag(tester_run, signal) == reported + PERIOD
+    recorded = sf.read(record, dtype="float32")[0]
+    heard, recorded_snr = aligned_snr(tester_run, reported + PERIOD, recorded, signal, "sinc", 16000)
+    assert heard >= 30.0 and recorded_snr >= 30.0, (heard, recorded_snr, summary)
+    assert summary["mode"] == "bridge" and summary["ring_underflows"] == 0
+
+
+def test_bridge_follows_a_buffer_size_change(server):
+    with PlayRecordClient("tester", 16.0) as tester:
+        proc = start_bridge(server, "rtbs", ["--model", "sinc"], 4.0, wire=False)
+        tester.wait_for_port("rtbs:out_1", proc=proc)
+        before = own_delays(tester, "rtbs")[0][0]
+        tester.client.blocksize = 2 * PERIOD
+        deadline = time.monotonic() + 5
+        while own_delays(tester, "rtbs")[0][0] == before and time.monotonic() < deadline:
+            time.sleep(0.05)
+        after = own_delays(tester, "rtbs")[0][0]
+        summary = finish(proc, 60)
+        tester.client.blocksize = PERIOD
+    # one device block is part of the bridge's delay: it grows with the period
+    assert after == before + PERIOD
+    assert summary["block"] == 2 * PERIOD
+    assert round((summary["engine_latency_ms"] + summary["buffer_latency_ms"]) * RATE / 1000) == after
+
+
+def test_bridge_ports_follow_channels(server):
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "rtaudio.cli", "bridge", "--name", "rtc", "--model", "sinc", "--channels", "2"]
+        + ["--duration", "2", "--json"],
+        env=server.env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    client = jack.Client("lister", no_start_server=True)
+    try:
+        deadline = time.monotonic() + 20
+        while not client.get_ports("rtc:out_2") and time.monotonic() < deadline:
+            time.sleep(0.05)
+        names = sorted(p.name for p in client.get_ports("rtc:"))
+    finally:
+        client.close()
+    summary = finish(proc, 30)
+    assert names == ["rtc:in_1", "rtc:in_2", "rtc:out_1", "rtc:out_2"]
+    assert summary["channels"] == 2
+    assert np.isfinite(summary["latency_ms"])
+
+
+def test_bridge_server_shutdown_is_a_one_line_error():
+    with JackServer() as own:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "rtaudio.cli", "bridge", "--name", "rtd", "--model", "sinc", "--duration", "30"],
+            env=own.env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        client = jack.Client("watcher", no_start_server=True)
+        try:
+            deadline = time.monotonic() + 20
+            while not client.get_ports("rtd:out_1") and time.monotonic() < deadline and proc.poll() is None:
+                time.sleep(0.05)
+            time.sleep(1.0)  # ports exist before activation: let it run
+        finally:
+            client.close()
+    _, err = proc.communicate(timeout=30)  # the server is gone now
+    assert proc.returncode == 1
+    assert err.strip().splitlines() == [err.strip()] and "JACK server shut down" in err
