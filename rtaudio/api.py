@@ -49,6 +49,7 @@ def open(  # noqa: A001 - mirrors the built-in's role: rtaudio.open(...) gives a
     seed: int = 0,
     backend: str = "cpu",
     threads: int | None = None,
+    mel_input: bool = False,
 ) -> Processor:
     """Open a streaming processor for a host (plugin, DAW bridge, script).
 
@@ -66,7 +67,7 @@ def open(  # noqa: A001 - mirrors the built-in's role: rtaudio.open(...) gives a
     Parameters
     ----------
     task
-        ``"upsample"``.
+        ``"upsample"`` or ``"vocode"`` (audio -> log-mel -> audio at the vocoder's rate).
     model
         Shipped model name, ``"sinc"``, ``"linear"``, or a path to an ``.onnx`` with its
         card beside it. Default: the task's shipped default for ``in_rate``.
@@ -84,6 +85,12 @@ def open(  # noqa: A001 - mirrors the built-in's role: rtaudio.open(...) gives a
         Diffusion steps (default: the card's) and the noise seed.
     backend, threads
         ``"cpu"`` (ONNX Runtime), ``"cuda"``, ``"tensorrt"`` or ``"torch"``; intra-op threads.
+    mel_input
+        ``"vocode"`` only: feed log-mel frames ``(frames, n_mels)`` at the model's frame rate
+        (format in :mod:`rtaudio.tasks.mel`) instead of audio; ``rate`` and ``channels`` are
+        then taken from the model card.
     """
-    plan = build_kernel(task, model, rate, in_rate, out_rate, steps, seed, backend, threads)
+    plan = build_kernel(task, model, rate, in_rate, out_rate, steps, seed, backend, threads, mel_input=mel_input)
+    if mel_input:
+        channels = int(plan.model.card["mel"]["n_mels"])
     return processor_for(plan, channels, chunk_ms, crossfade_ms)

@@ -15,7 +15,7 @@ from typing import Any
 from rtaudio.tasks.base import Kernel
 from rtaudio.tasks.resample import LinearKernel, SincKernel, adapt
 
-TASKS = ("upsample",)
+TASKS = ("upsample", "vocode")
 BASELINES = ("sinc", "linear")
 #: out rate for baselines when neither the user nor a model says otherwise
 DEFAULT_BASELINE_OUT_RATE = 48000
@@ -38,12 +38,12 @@ class ModelInfo:
     @property
     def pairs(self) -> list[tuple[int, int]]:
         """(in_rate, out_rate) pairs the model serves natively."""
-        return [(int(a), int(b)) for a, b in self.card.get("pairs", [])]
+        return [(int(a), int(b)) for a, b in self.card.get("rate_pairs", [])]
 
 
 def _baseline_card(name: str) -> dict[str, Any]:
     what = "soxr very-high-quality sinc" if name == "sinc" else "linear interpolation"
-    return {"name": name, "task": "upsample", "kind": "baseline", "description": what, "pairs": []}
+    return {"name": name, "task": "upsample", "kind": "baseline", "description": what, "rate_pairs": []}
 
 
 def models_dir() -> Path:
@@ -71,14 +71,19 @@ def shipped_models(task: str | None = None) -> list[ModelInfo]:
 
 
 def default_model(task: str, in_rate: int | None) -> str:
-    """The shipped model a task uses by default for a source rate (sinc until one exists)."""
+    """The shipped model a task uses by default for a source rate (sinc until one exists).
+
+    A card without ``rate_pairs`` (a vocoder) serves any source rate.
+    """
     for info in shipped_models(task):
         if (
             info.path is not None
             and info.card.get("default")
-            and (in_rate is None or any(a == in_rate for a, _ in info.pairs))
+            and (in_rate is None or not info.pairs or any(a == in_rate for a, _ in info.pairs))
         ):
             return info.name
+    if task == "vocode":
+        raise ModelError("no vocoder is installed (rtaudio/models/ has no default vocode model)")
     return "sinc"
 
 
@@ -127,6 +132,7 @@ def build_kernel(
     seed: int = 0,
     backend: str = "cpu",
     threads: int | None = None,
+    mel_input: bool = False,
 ) -> KernelPlan:
     """Build the kernel for ``task``/``model`` that takes ``source_rate`` audio.
 
@@ -142,7 +148,23 @@ def build_kernel(
     steps, seed, backend, threads
         Diffusion steps (``None``: the card's default), noise seed, runtime backend and
         its thread count. Ignored by the baselines.
+    mel_input
+        ``vocode`` only: the source is log-mel frames (channels = mel bands) at the model's
+        frame rate, not audio; ``source_rate`` is then ignored.
     """
+    if task == "vocode":
+        return _vocoder_plan(
+            find_model(task, model or default_model(task, None)),
+            source_rate,
+            out_rate,
+            steps,
+            seed,
+            backend,
+            threads,
+            mel_input,
+        )
+    if mel_input:
+        raise ModelError(f"mel input needs --task vocode, not {task}")
     source_rate = check_rate(source_rate, "source rate")
     band_rate = check_rate(in_rate if in_rate is not None else source_rate, "input rate")
     name = model or default_model(task, band_rate)
@@ -166,3 +188,25 @@ def build_kernel(
         )
         final_rate = check_rate(out_rate or native[band_rate], "output rate")
     return KernelPlan(adapt(inner, source_rate, final_rate), info, source_rate, band_rate, final_rate)
+
+
+def _vocoder_plan(
+    info: ModelInfo,
+    source_rate: int,
+    out_rate: int | None,
+    steps: int | None,
+    seed: int,
+    backend: str,
+    threads: int | None,
+    mel_input: bool,
+) -> KernelPlan:
+    """Vocoder kernels: audio -> mel -> audio (any source rate, resampled), or mel frames -> audio."""
+    from rtaudio.tasks.vocode import AudioVocodeKernel, MelVocodeKernel
+
+    if info.path is None:
+        raise ModelError(f"{info.name} is not a vocoder")
+    cls = MelVocodeKernel if mel_input else AudioVocodeKernel
+    inner = cls(info.path, steps=steps, seed=seed, backend=backend, threads=threads)
+    rate = inner.in_rate if mel_input else check_rate(source_rate, "source rate")
+    final_rate = check_rate(out_rate or inner.out_rate, "output rate")
+    return KernelPlan(adapt(inner, rate, final_rate), info, rate, rate, final_rate)

@@ -38,8 +38,8 @@ def add_model_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--threads", type=int, default=None, metavar="N", help="inference threads (default: all cores)")
 
 
-def plan_from_args(args: argparse.Namespace, source_rate: int):  # -> KernelPlan
-    """Build the kernel plan the options describe for a source at ``source_rate``."""
+def plan_from_args(args: argparse.Namespace, source_rate: int, mel_input: bool = False):  # -> KernelPlan
+    """Build the kernel plan the options describe for a source at ``source_rate`` (or mel frames)."""
     from rtaudio.registry import build_kernel
 
     return build_kernel(
@@ -52,4 +52,5 @@ def plan_from_args(args: argparse.Namespace, source_rate: int):  # -> KernelPlan
         args.seed,
         args.backend,
         args.threads,
+        mel_input=mel_input,
     )

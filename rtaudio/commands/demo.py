@@ -41,15 +41,14 @@ def run(args: argparse.Namespace) -> int:
     out_dir = Path(args.out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
 
-    def upsample(model: str | None) -> tuple[np.ndarray, Processor]:
+    def upsample(model: str | None) -> tuple[np.ndarray, Processor, str]:
         plan = build_kernel("upsample", model, low_rate, out_rate=ref_rate)
         proc = processor_for(plan)
         y = np.concatenate([proc.process(low[i : i + 1024]) for i in range(0, len(low), 1024)] + [proc.flush()])
-        return y, proc
+        return y, proc, plan.model.name
 
-    output, proc = upsample(args.model)
-    name = proc.kernel.name if hasattr(proc.kernel, "name") else str(args.model)
-    sinc, _ = upsample("sinc")
+    output, proc, name = upsample(args.model)
+    sinc, _, _ = upsample("sinc")
     wav = out_dir / "demo_upsampled_48k.wav"
     with AtomicWriter(str(wav), ref_rate, 1) as writer:
         writer.write(output[:, None])

@@ -13,6 +13,7 @@ import numpy as np
 from rtaudio.commands.common import add_model_options, plan_from_args
 from rtaudio.engine.processor import Processor, process_offline
 from rtaudio.io.files import AtomicWriter, AudioReader
+from rtaudio.io.melfile import MelReader, is_mel_file
 
 READ_BLOCK = 4096  # frames per file read: small enough for constant memory, big enough for speed
 REALTIME_BLOCK_MS = 10.0  # a live source's block when --realtime paces the input
@@ -23,7 +24,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         "stream",
         help="process an audio file (any length, constant memory)",
         description="Stream IN through a model into OUT, block by block, in constant memory. "
-        "Formats by extension (wav, flac, ogg, ...); '-' is a WAV stream on stdin/stdout. "
+        "Formats by extension (wav, flac, ogg, ...); '-' is a WAV stream on stdin/stdout; "
+        "with --task vocode, IN may be a .npy of log-mel frames (see rtaudio/tasks/mel.py). "
         "OUT appears only when processing completed.",
     )
     p.add_argument("input", metavar="IN", help="input audio file, or - for WAV on stdin")
@@ -76,10 +78,15 @@ def run(args: argparse.Namespace) -> int:
     from rtaudio.display import console, key_value_table, stream_progress
 
     con = console(stderr=True)
-    with AudioReader(args.input) as reader:
-        plan = plan_from_args(args, reader.rate)
+    mel_plan = plan_from_args(args, 0, mel_input=True) if is_mel_file(args.input) else None
+    if mel_plan is not None:  # mel frames: bands are channels, the frame rate is the model's
+        reader = MelReader(args.input, mel_plan.source_rate, int(mel_plan.model.card["mel"]["n_mels"]))
+    else:
+        reader = AudioReader(args.input)
+    with reader:
+        plan = mel_plan or plan_from_args(args, reader.rate)
         proc = processor_for(plan, reader.channels, args.chunk_ms)
-        with AtomicWriter(args.output, plan.out_rate, reader.channels, reader.subtype) as writer:
+        with AtomicWriter(args.output, plan.out_rate, proc.out_channels, reader.subtype) as writer:
             t0 = time.perf_counter()
             if args.offline:
                 stats = _run_offline(reader, writer, proc)

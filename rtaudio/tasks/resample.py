@@ -96,6 +96,7 @@ class RateAdapter:
     def __init__(self, inner: Kernel, in_rate: int, out_rate: int) -> None:
         self.inner = inner
         self.name = getattr(inner, "name", type(inner).__name__)
+        self.out_channels = getattr(inner, "out_channels", None)  # e.g. a vocoder: mel bands in, audio out
         self.in_rate, self.out_rate = int(in_rate), int(out_rate)
         inner_context = math.ceil(inner.context_in * self.in_rate / inner.in_rate)
         pre = sinc_context(self.in_rate, inner.in_rate)

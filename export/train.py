@@ -1,0 +1,213 @@
+"""Train a band-extension network: ``python -m export.train --config export/configs/X.json``.
+
+One objective for every preset: predict the missing band (multi-resolution STFT + waveform L1
+on the full output). A share of the steps trains the refiner: the predictor's own output
+(detached) is re-noised to a random level and the net learns to recover the clean band from it,
+which is exactly what a refiner step sees at run time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import random
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+)
+
+from export.data import DATA_DIR, Sampler
+from export.models import SIGMA_PURE, BandNet, build, config_dict, highpass
+
+
+def stft_mag(x: torch.Tensor, n_fft: int) -> torch.Tensor:
+    w = torch.hann_window(n_fft)
+    return (
+        torch.stft(x, n_fft, n_fft // 4, window=w, return_complex=True).abs().clamp_min(1e-5)
+    )  # ~ the LSD power floor
+
+
+def mrstft_loss(y: torch.Tensor, t: torch.Tensor, sizes: tuple[int, ...] = (512, 1024, 2048)) -> torch.Tensor:
+    """Spectral convergence + log-magnitude L1, averaged over resolutions."""
+    y, t = y.squeeze(1), t.squeeze(1)
+    total = y.new_zeros(())
+    for n in sizes:
+        ym, tm = stft_mag(y, n), stft_mag(t, n)
+        sc = torch.linalg.norm(tm - ym) / torch.linalg.norm(tm).clamp_min(1e-7)
+        total = total + sc + F.l1_loss(torch.log(ym), torch.log(tm))
+    return total / len(sizes)
+
+
+def save_plot(log_path: Path, png: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = [json.loads(line) for line in log_path.read_text().splitlines() if line.strip()]
+    if not rows:
+        return
+    steps = np.array([r["step"] for r in rows])
+    fig, ax = plt.subplots(figsize=(7, 4))
+    for key in ("loss", "stft", "l1x100"):
+        v = np.array([r[key] for r in rows])
+        k = min(50, len(v))
+        smooth = np.convolve(v, np.ones(k) / k, mode="valid")
+        ax.plot(steps[k - 1 :], smooth, label=key)
+    ax.set_xlabel("step")
+    ax.set_yscale("log")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(png, dpi=100)
+    plt.close(fig)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--config", required=True, type=Path)
+    ap.add_argument("--resume", action="store_true")
+    ap.add_argument(
+        "--max-minutes",
+        type=float,
+        default=None,
+        help="stop (with a checkpoint) after this wall time",
+    )
+    ap.add_argument("--threads", type=int, default=2)
+    a = ap.parse_args()
+    cfg = json.loads(a.config.read_text())
+    torch.set_num_threads(a.threads)
+    run = Path(cfg.get("run_dir", f"runs/{a.config.stem}"))
+    run.mkdir(parents=True, exist_ok=True)
+    ckpt_path, log_path = run / "last.pt", run / "log.jsonl"
+
+    seed = int(cfg.get("seed", 0))
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+    net: BandNet = build(cfg["model"])
+    opt = torch.optim.AdamW(net.parameters(), lr=cfg["lr"], weight_decay=0.0)
+    audio = np.load(DATA_DIR / cfg["corpus"] / "train.npy", mmap_mode="r")
+    rates = {int(k): float(v) for k, v in cfg["rates"].items()}
+    sampler = Sampler(audio, cfg["segment"], rates, seed, cfg.get("p_bandlimited", 0.0))
+    step, wall = 0, 0.0
+    if a.resume and ckpt_path.exists():
+        ck = torch.load(ckpt_path, weights_only=False)
+        net.load_state_dict(ck["model"])
+        opt.load_state_dict(ck["opt"])
+        step, wall = ck["step"], ck["wall_seconds"]
+        sampler.rng.bit_generator.state = ck["sampler_rng"]
+        torch.set_rng_state(ck["torch_rng"])
+        print(f"resumed at step {step} ({wall / 60:.1f} min trained)")
+    elif log_path.exists():
+        log_path.unlink()
+
+    total = int(cfg["steps"])
+    n_params = sum(p.numel() for p in net.parameters())
+    print(f"{cfg['model']} {n_params / 1e6:.3f}M params -> {run}")
+
+    def save() -> None:
+        torch.save(
+            {
+                "model": net.state_dict(),
+                "opt": opt.state_dict(),
+                "step": step,
+                "wall_seconds": wall,
+                "sampler_rng": sampler.rng.bit_generator.state,
+                "torch_rng": torch.get_rng_state(),
+                "net_config": config_dict(net),
+                "train_config": cfg,
+                "params": n_params,
+            },
+            run / "tmp.pt",
+        )
+        (run / "tmp.pt").replace(ckpt_path)  # atomic: a kill mid-save never loses the checkpoint
+        save_plot(log_path, run / "loss.png")
+
+    def lr_at(s: int) -> float:
+        warm = cfg.get("warmup", 100)
+        if s < warm:
+            return cfg["lr"] * (s + 1) / warm
+        # Cosine over whichever budget runs out first (steps or wall minutes), so a run cut
+        # short by --max-minutes on a shared machine still ends at a low learning rate.
+        p = min(1.0, max((s - warm) / max(1, total - warm), wall / 60 / budget_min))
+        return cfg["lr"] * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * p)))
+
+    log_sig = cfg.get("log10_sigma_range", [-3.5, -0.7])
+    p_refine = cfg.get("p_refine", 0.4)
+    budget_min = a.max_minutes or math.inf
+    deadline = time.time() + (a.max_minutes * 60 - wall) if a.max_minutes else math.inf
+    cols = [
+        TextColumn("step"),
+        MofNCompleteColumn(),
+        BarColumn(),
+        TimeElapsedColumn(),
+        TextColumn("{task.fields[info]}"),
+    ]
+    with Progress(*cols, refresh_per_second=1) as prog, log_path.open("a") as log:
+        task = prog.add_task("train", total=total, completed=step, info="")
+        while step < total and time.time() < deadline:
+            t0 = time.time()
+            b = sampler.batch(cfg["batch"])
+            tgt, cond = torch.from_numpy(b.target), torch.from_numpy(b.cond)
+            cutoff = torch.tensor([b.low_rate / 2.0])
+            refine = random.random() < p_refine
+            if refine:
+                sigma = 10 ** random.uniform(*log_sig)
+                with torch.no_grad():
+                    pred = net(cond, torch.zeros_like(cond), torch.tensor([SIGMA_PURE]), cutoff)
+                x_t = pred + sigma * torch.randn_like(cond)
+            else:
+                sigma, x_t = SIGMA_PURE, torch.zeros_like(cond)
+            for g in opt.param_groups:
+                g["lr"] = lr_at(step)
+            out = cond + net(cond, x_t, torch.tensor([float(sigma)]), cutoff)
+            l_stft = mrstft_loss(out, tgt)
+            # Waveform L1 on the band the net owns (the low band is fixed by construction).
+            l1 = F.l1_loss(out - cond, highpass(tgt - cond, cutoff))
+            loss = l_stft + cfg.get("l1_weight", 20.0) * l1
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            gn = torch.nn.utils.clip_grad_norm_(net.parameters(), 1.0)
+            opt.step()
+            step += 1
+            dt = time.time() - t0
+            wall += dt
+            rec = {
+                "step": step,
+                "loss": loss.item(),
+                "stft": l_stft.item(),
+                "l1x100": 100 * l1.item(),
+            }
+            rec |= {
+                "rate": b.low_rate,
+                "sigma": sigma,
+                "refine": refine,
+                "grad": gn.item(),
+                "sec": round(dt, 3),
+            }
+            log.write(json.dumps(rec) + "\n")
+            prog.update(
+                task,
+                completed=step,
+                info=f"loss {loss.item():.3f} {dt:.2f}s/step {wall / 60:.1f} min",
+            )
+            if step % cfg.get("ckpt_every", 100) == 0:
+                log.flush()
+                save()
+    save()
+    print(f"stopped at step {step}, {wall / 60:.1f} min trained")
+
+
+if __name__ == "__main__":
+    main()

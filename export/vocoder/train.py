@@ -1,0 +1,261 @@
+"""Train a vocoder: ``python -m export.vocoder.train --config export/vocoder/configs/X.json``.
+
+Two objectives, one loop:
+
+- the predictor (when the config has one) learns mel -> waveform in one pass: log-mel L1,
+  multi-resolution STFT loss, L1 on the per-frame log magnitude (``mag_weight``) and
+  anti-wrapped phase-derivative losses (``phase_weight``);
+- the WaveGrad network learns WaveGrad's objective (L1 on the noise, continuous noise level
+  sqrt(alpha_bar) drawn between neighbouring steps of beta = linspace(1e-6, 0.01, 1000)) on
+  the predictor's scaled residual, from ``refiner_start`` on, every ``refine_every`` steps.
+  Without a predictor the residual is the waveform itself: the paper's setup.
+
+Checkpoints (``runs/NAME/last.pt``) are atomic; ``--resume`` continues a run (steps, wall
+time, optimiser and RNG states); ``--max-minutes`` stops it with a checkpoint.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import random
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from export.train import mrstft_loss
+from export.vocoder.data import Crops, train_audio
+from export.vocoder.mel import LogMel
+from export.vocoder.models import Vocoder, VocoderConfig, count_params
+from rtaudio.tasks.mel import MelSpec
+from rtaudio.tasks.spectral import PREDICTOR_GAIN, griffin_lim
+
+TRAIN_BETAS = (1e-6, 0.01, 1000)  # WaveGrad's training schedule: linspace(start, stop, n)
+
+
+def train_levels() -> torch.Tensor:
+    """sqrt(alpha_bar) at 0..1000 training steps (index 0 = clean)."""
+    beta = torch.linspace(*TRAIN_BETAS, dtype=torch.float64)
+    return torch.cat([torch.ones(1, dtype=torch.float64), torch.cumprod(1 - beta, 0).sqrt()]).float()
+
+
+def sample_levels(levels: torch.Tensor, n: int) -> torch.Tensor:
+    """WaveGrad's continuous noise level: uniform between two neighbouring discrete levels."""
+    t = torch.randint(1, len(levels), (n,))
+    lo, hi = levels[t], levels[t - 1]
+    return lo + (hi - lo) * torch.rand(n)
+
+
+def _wrap(x: torch.Tensor) -> torch.Tensor:
+    """Anti-wrapping distance: |x| folded into [0, pi]."""
+    return (x - 2 * math.pi * torch.round(x / (2 * math.pi))).abs()
+
+
+def phase_loss(phase: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Instantaneous phase, group delay and instantaneous frequency errors (anti-wrapped), averaged.
+
+    Absolute phase is barely predictable from a mel spectrogram, but its derivatives along
+    frequency (group delay) and time (instantaneous frequency) are: supervising them teaches
+    the predictor coherent phase far faster than magnitude losses alone. ``(B, bins, F)``.
+    """
+    ip = _wrap(phase - target).mean()
+    gd = _wrap(torch.diff(phase, dim=1) - torch.diff(target, dim=1)).mean()
+    iaf = _wrap(torch.diff(phase, dim=2) - torch.diff(target, dim=2)).mean()
+    return (ip + gd + iaf) / 3
+
+
+def save_plot(log_path: Path, png: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = [json.loads(line) for line in log_path.read_text().splitlines() if line.strip()]
+    fig, ax = plt.subplots(figsize=(7, 4))
+    for key in ("mel_l1", "mrstft", "phase", "mag", "noise_l1"):
+        pts = [(r["step"], r[key]) for r in rows if key in r]
+        if len(pts) < 2:
+            continue
+        s, v = np.array(pts).T
+        k = min(50, len(v))
+        ax.plot(s[k - 1 :], np.convolve(v, np.ones(k) / k, mode="valid"), label=key)
+    ax.set_xlabel("step")
+    ax.set_yscale("log")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(png, dpi=100)
+    plt.close(fig)
+
+
+def load_checkpoint(path: Path) -> tuple[Vocoder, dict]:
+    """A trained :class:`Vocoder` (eval mode) and its checkpoint dict."""
+    ck = torch.load(path, map_location="cpu", weights_only=False)
+    net = Vocoder(VocoderConfig.from_dict(ck["model_config"]), MelSpec(**ck["mel"]))
+    net.load_state_dict(ck["model"])
+    return net.eval(), ck
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--config", required=True, type=Path)
+    ap.add_argument("--resume", action="store_true", help="continue runs/NAME/last.pt")
+    ap.add_argument("--max-minutes", type=float, default=None, help="stop (with a checkpoint) after this wall time")
+    ap.add_argument("--threads", type=int, default=2, help="torch intra-op threads")
+    a = ap.parse_args()
+    cfg = json.loads(a.config.read_text())
+    torch.set_num_threads(a.threads)
+    run = Path(cfg.get("run_dir", f"runs/{a.config.stem}"))
+    run.mkdir(parents=True, exist_ok=True)
+    ckpt_path, log_path = run / "last.pt", run / "log.jsonl"
+
+    seed = int(cfg.get("seed", 0))
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+    mcfg = VocoderConfig.from_dict(cfg["model"])
+    spec = MelSpec(**cfg.get("mel", {}))
+    net = Vocoder(mcfg, spec)
+    logmel = LogMel(spec)
+    opts = {}
+    if net.predictor is not None:
+        opts["predictor"] = torch.optim.AdamW(net.predictor.parameters(), lr=cfg["lr"], betas=(0.8, 0.99))
+    if net.wavegrad is not None:
+        opts["wavegrad"] = torch.optim.AdamW(net.wavegrad.parameters(), lr=cfg["refiner_lr"], betas=(0.9, 0.999))
+    crops = Crops(train_audio(cfg.get("corpus", "klettres"), spec.sample_rate), seed)
+    step, wall = 0, 0.0
+    if a.resume and ckpt_path.exists():
+        ck = torch.load(ckpt_path, weights_only=False)
+        net.load_state_dict(ck["model"])
+        for k, o in opts.items():
+            o.load_state_dict(ck["opt"][k])
+        step, wall = ck["step"], ck["wall_seconds"]
+        crops.rng.bit_generator.state = ck["crops_rng"]
+        torch.set_rng_state(ck["torch_rng"])
+        random.setstate(ck["py_rng"])
+        print(f"resumed at step {step} ({wall / 60:.1f} min trained)")
+    elif log_path.exists():
+        log_path.unlink()
+
+    total = int(cfg["steps"])
+    refiner_start = int(cfg.get("refiner_start", 0))
+    refine_every = int(cfg.get("refine_every", 1))
+    n_params = count_params(net)
+    print(f"{a.config.stem}: {n_params / 1e6:.3f}M params -> {run}")
+    levels = train_levels()
+    scale = mcfg.residual_scale
+    phase_iters = int(cfg.get("phase_iters", 0))
+    hop = spec.hop
+
+    def save() -> None:
+        torch.save(
+            {
+                "model": net.state_dict(),
+                "opt": {k: o.state_dict() for k, o in opts.items()},
+                "step": step,
+                "wall_seconds": wall,
+                "crops_rng": crops.rng.bit_generator.state,
+                "torch_rng": torch.get_rng_state(),
+                "py_rng": random.getstate(),
+                "model_config": mcfg.to_dict(),
+                "mel": spec.to_dict(),
+                "train_config": cfg,
+                "params": n_params,
+            },
+            run / "tmp.pt",
+        )
+        (run / "tmp.pt").replace(ckpt_path)  # atomic: a kill mid-save never loses the checkpoint
+        save_plot(log_path, run / "loss.png")
+
+    def lr_scale(s: int) -> float:
+        warm = cfg.get("warmup", 200)
+        if s < warm:
+            return (s + 1) / warm
+        # cosine over whichever budget runs out first, so a run cut short still ends low
+        p = min(1.0, max((s - warm) / max(1, total - warm), wall / 60 / budget_min))
+        return 0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * p))
+
+    limited = a.max_minutes is not None  # --max-minutes 0 writes an untrained checkpoint (for timing)
+    budget_min = max(a.max_minutes, 1e-9) if limited else math.inf
+    deadline = time.time() + (a.max_minutes * 60 - wall) if limited else math.inf
+    cols = [
+        TextColumn("step"),
+        MofNCompleteColumn(),
+        BarColumn(),
+        TimeElapsedColumn(),
+        TextColumn("{task.fields[info]}"),
+    ]
+    with Progress(*cols, refresh_per_second=1) as prog, log_path.open("a") as log:
+        task = prog.add_task("train", total=total, completed=step, info="")
+        while step < total and time.time() < deadline:
+            t0 = time.time()
+            rec: dict = {"step": step + 1}
+            for name, o in opts.items():
+                base = cfg["lr"] if name == "predictor" else cfg["refiner_lr"]
+                for g in o.param_groups:
+                    g["lr"] = base * lr_scale(step)
+            if net.predictor is not None:
+                y = torch.from_numpy(crops.batch(cfg["batch"], cfg["segment"]))
+                with torch.no_grad():
+                    spec_y = logmel.stft(y)
+                    mel = logmel.from_stft(spec_y)
+                logmag, phase = net.predictor.spectrum(mel)
+                out = net.predictor.synthesize(logmag, phase)[:, 0]
+                l_mel = F.l1_loss(logmel(out), mel)
+                l_stft = mrstft_loss(out[:, None], y[:, None])
+                l_phase = phase_loss(phase, spec_y.angle().transpose(1, 2))
+                target_mag = torch.log((spec_y.abs() / PREDICTOR_GAIN).clamp_min(1e-5)).transpose(1, 2)
+                l_mag = F.l1_loss(logmag, target_mag)
+                loss = (
+                    cfg.get("mel_weight", 1.0) * l_mel
+                    + l_stft
+                    + cfg.get("phase_weight", 0.0) * l_phase
+                    + cfg.get("mag_weight", 0.0) * l_mag
+                )
+                rec |= {"phase": l_phase.item(), "mag": l_mag.item()}
+                opts["predictor"].zero_grad(set_to_none=True)
+                loss.backward()
+                rec |= {"mel_l1": l_mel.item(), "mrstft": l_stft.item()}
+                rec["grad_p"] = torch.nn.utils.clip_grad_norm_(net.predictor.parameters(), 10.0).item()
+                opts["predictor"].step()
+            if net.wavegrad is not None and step >= refiner_start and step % refine_every == 0:
+                n = cfg.get("refine_batch", cfg["batch"])
+                seg = cfg.get("refine_segment", cfg["segment"])
+                y = torch.from_numpy(crops.batch(n, seg))[:, None]
+                with torch.no_grad():
+                    mel = logmel(y[:, 0])
+                    if net.predictor is not None and phase_iters:  # exactly what the runtime hands the refiner
+                        lm, ph = (t.transpose(1, 2).double().numpy() for t in net.predictor.spectrum(mel))
+                        y0 = torch.from_numpy(griffin_lim(np.exp(lm) * PREDICTOR_GAIN, ph, hop, phase_iters))[:, None]
+                    else:
+                        y0 = net.predict(mel)
+                lev = sample_levels(levels, n)[:, None, None]
+                eps = torch.randn_like(y)
+                x_t = lev * (y - y0) * scale + (1 - lev**2).sqrt() * eps
+                l_noise = F.l1_loss(net.denoise(x_t, y0, mel, lev[:, 0, 0]), eps)
+                opts["wavegrad"].zero_grad(set_to_none=True)
+                l_noise.backward()
+                rec["noise_l1"] = l_noise.item()
+                rec["grad_r"] = torch.nn.utils.clip_grad_norm_(net.wavegrad.parameters(), 1.0).item()
+                opts["wavegrad"].step()
+            step += 1
+            dt = time.time() - t0
+            wall += dt
+            rec["sec"] = round(dt, 3)
+            log.write(json.dumps(rec) + "\n")
+            shown = " ".join(f"{k} {rec[k]:.3f}" for k in ("mel_l1", "mrstft", "noise_l1") if k in rec)
+            prog.update(task, completed=step, info=f"{shown} {dt:.2f}s/step {wall / 60:.1f} min")
+            if step % cfg.get("ckpt_every", 100) == 0:
+                log.flush()
+                save()
+    save()
+    print(f"stopped at step {step}, {wall / 60:.1f} min trained")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,187 @@
+"""Neural band-extension kernel (numpy + onnxruntime): the upsample task's chunk kernel.
+
+Per window: soxr VHQ to the model rate (48 kHz), then the shipped network adds the missing
+band above the input Nyquist: a predictor pass, then ``steps`` refiner passes that re-noise
+the prediction to a small level (position-keyed noise) and denoise it. The input band is
+never touched, so the output's low band is exactly the sinc upsampler's. 8 -> 16 kHz runs
+8 -> 48 kHz through the model and resamples the result to 16 kHz.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import soxr
+
+from rtaudio.backends import open_backend
+from rtaudio.engine.noise import position_noise
+
+MODEL_RATE = 48000
+SIGMA_PURE = 1.0  # the predictor's noise level (x_t = 0), as in export/models.py
+#: Margin of the soxr VHQ filters, measured: a cropped resample equals the whole-signal one
+#: to < 1e-7 beyond 128 samples (of the lower of the two rates) from the crop edge.
+SOXR_MARGIN = 128
+MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
+DEFAULT_MODEL = MODELS_DIR / "upsample48k.onnx"
+
+
+class ModelIntegrityError(RuntimeError):
+    """The model file does not match the sha256 recorded in its card."""
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def load_card(model_path: Path) -> dict:
+    """The card beside an ONNX model (sha256 verified), or one synthesised from a checkpoint."""
+    if model_path.suffix == ".onnx":
+        card_path = model_path.with_suffix(".json")
+        if not card_path.exists():
+            raise FileNotFoundError(f"model card {card_path} is missing")
+        card = json.loads(card_path.read_text())
+        digest = sha256_file(model_path)
+        if digest != card.get("sha256"):
+            raise ModelIntegrityError(
+                f"{model_path.name}: sha256 {digest[:12]}... does not match its card "
+                f"({str(card.get('sha256'))[:12]}...); the file is corrupt or the card is stale"
+            )
+        return card
+    # A training checkpoint (torch backend, development only): torch is needed anyway.
+    import torch
+
+    from export.models import NetConfig
+
+    ck = torch.load(model_path, map_location="cpu", weights_only=False)
+    cfg = NetConfig(**ck["net_config"])
+    schedules = ck.get("schedules", {"0": []})
+    return {
+        "model_rate": MODEL_RATE,
+        "s2d": cfg.s2d,
+        "receptive_field": 2 * cfg.receptive_half() + 1,
+        "schedules": schedules,
+        "steps_default": 0,
+        "rate_pairs": [[8000, 48000], [16000, 48000], [24000, 48000], [8000, 16000]],
+    }
+
+
+def context_for(card: dict, in_rate: int, out_rate: int) -> int:
+    """One-sided context in input samples so a cropped window equals whole-signal output."""
+    ratio = MODEL_RATE // in_rate
+    half48 = (int(card["receptive_field"]) - 1) // 2 + int(card.get("s2d", 8))  # + s2d phase padding
+    if out_rate != MODEL_RATE:
+        half48 += SOXR_MARGIN * MODEL_RATE // out_rate
+    return SOXR_MARGIN + math.ceil(half48 / ratio)
+
+
+class NeuralUpsampleKernel:
+    """Chunk kernel for the streaming engine."""
+
+    #: any window length works: run() pads to whole space-to-depth blocks on the absolute grid
+    quantum_in = 1
+
+    def __init__(
+        self,
+        model_path: str | Path | None = None,
+        in_rate: int = 16000,
+        out_rate: int = 48000,
+        steps: int | None = None,
+        seed: int = 0,
+        backend: str = "cpu",
+        threads: int | None = None,
+        sigmas: list[float] | None = None,
+    ) -> None:
+        path = Path(model_path) if model_path is not None else DEFAULT_MODEL
+        self.card = load_card(path)
+        pairs = {tuple(p) for p in self.card["rate_pairs"]}
+        if (in_rate, out_rate) not in pairs:
+            raise ValueError(f"{path.name} supports {sorted(pairs)}, not {in_rate} -> {out_rate}")
+        self.in_rate, self.out_rate = in_rate, out_rate
+        self.ratio = MODEL_RATE // in_rate
+        self.s2d = int(self.card.get("s2d", 8))
+        self.seed = seed
+        if sigmas is None:
+            self.steps = int(self.card["steps_default"] if steps is None else steps)
+            if str(self.steps) not in self.card["schedules"]:
+                raise ValueError(
+                    f"no {self.steps}-step schedule; the card has {sorted(self.card['schedules'], key=int)}"
+                )
+            sigmas = self.card["schedules"][str(self.steps)]
+        self.sigmas = [float(s) for s in sigmas]
+        self.steps = len(self.sigmas)
+        self.context_in = context_for(self.card, in_rate, out_rate)
+        self.backend = open_backend(path, "torch" if path.suffix == ".pt" else backend, threads)
+        self._cutoff = np.array([in_rate / 2], dtype=np.float32)
+        # High-band gain calibrated per rate pair on held-out data (LSD vs SNR trade-off).
+        # A pair without its own value (8 -> 48) shares the one calibrated for its input rate.
+        gains = self.card.get("hb_gain", {})
+        same_in = [v for k, v in gains.items() if k.startswith(f"{in_rate}->")]
+        self.gain = float(gains.get(f"{in_rate}->{out_rate}", same_in[0] if same_in else 1.0))
+
+    def run(self, window: np.ndarray, start: int) -> np.ndarray:
+        """window: float32 (channels, n) at in_rate; start: absolute index of window[:, 0].
+
+        Returns float32 (channels, n * out_rate // in_rate); a pure function of
+        (window, start, seed, steps): the refiner noise is keyed to absolute position.
+        """
+        window = np.asarray(window, dtype=np.float32)
+        if window.shape[1] == 0:
+            return np.zeros((window.shape[0], 0), np.float32)
+        st = self.predict(window, start)
+        return self.finish(st, self.refine(st, self.sigmas))
+
+    # The three stages are public so the schedule search can reuse one predictor pass.
+    def predict(self, window: np.ndarray, start: int) -> _State:
+        """Sinc-upsample the window and run the predictor (the 0-step output's high band)."""
+        ch, n = window.shape
+        up = soxr.resample(window.T, self.in_rate, MODEL_RATE, quality="VHQ").T  # (ch, n * ratio)
+        # Align the space-to-depth blocks to absolute 48 kHz positions so every window groups
+        # samples the same way the whole signal would.
+        a48 = start * self.ratio
+        left = a48 % self.s2d
+        total = left + up.shape[1]
+        cond = np.zeros((ch, 1, total + (-total % self.s2d)), np.float32)
+        cond[:, 0, left:total] = up
+        hb = self.backend.run(cond, np.zeros_like(cond), np.array([SIGMA_PURE], np.float32), self._cutoff)
+        return _State(cond, hb, a48 - left, left, total, n * self.out_rate // self.in_rate)
+
+    def refine(self, st: _State, sigmas: list[float]) -> np.ndarray:
+        """Refiner steps: re-noise the high band at sigma_k (noise keyed to position), denoise."""
+        hb = st.hb0
+        ch, _, t = st.cond.shape
+        for k, s in enumerate(sigmas):
+            eps = np.stack([position_noise(self.seed, c * 64 + k, st.start48, t) for c in range(ch)])
+            x_t = (hb + np.float32(s) * eps[:, None, :]).astype(np.float32)
+            hb = self.backend.run(st.cond, x_t, np.array([s], np.float32), self._cutoff)
+        return hb
+
+    def finish(self, st: _State, hb: np.ndarray, gain: float | None = None) -> np.ndarray:
+        g = self.gain if gain is None else gain
+        y = (st.cond + np.float32(g) * hb)[:, 0, st.left : st.total]
+        if self.out_rate != MODEL_RATE:
+            y = soxr.resample(y.T, MODEL_RATE, self.out_rate, quality="VHQ").T
+        return np.ascontiguousarray(y[:, : st.n_out], dtype=np.float32)
+
+
+@dataclass
+class _State:
+    cond: np.ndarray  # (ch, 1, T) sinc-upsampled, s2d-aligned
+    hb0: np.ndarray  # predictor high band
+    start48: int  # absolute 48 kHz index of cond[..., 0]
+    left: int
+    total: int
+    n_out: int
+
+
+def upsample(x: np.ndarray, kernel: NeuralUpsampleKernel) -> np.ndarray:
+    """Whole-signal (offline) processing: one window with zero context, start 0. x: (ch, n)."""
+    return kernel.run(x, 0)
