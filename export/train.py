@@ -8,7 +8,6 @@ which is exactly what a refiner step sees at run time.
 
 from __future__ import annotations
 
-import argparse
 import json
 import math
 import random
@@ -28,6 +27,7 @@ from rich.progress import (
 
 from export.data import DATA_DIR, Sampler
 from export.models import SIGMA_PURE, BandNet, build, config_dict, highpass
+from export.run_setup import run_arguments, start_run
 
 
 def stft_mag(x: torch.Tensor, n_fft: int) -> torch.Tensor:
@@ -74,27 +74,9 @@ def save_plot(log_path: Path, png: Path) -> None:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--config", required=True, type=Path)
-    ap.add_argument("--resume", action="store_true")
-    ap.add_argument(
-        "--max-minutes",
-        type=float,
-        default=None,
-        help="stop (with a checkpoint) after this wall time",
-    )
-    ap.add_argument("--threads", type=int, default=2)
-    a = ap.parse_args()
-    cfg = json.loads(a.config.read_text())
-    torch.set_num_threads(a.threads)
-    run = Path(cfg.get("run_dir", f"runs/{a.config.stem}"))
-    run.mkdir(parents=True, exist_ok=True)
+    a = run_arguments(__doc__).parse_args()
+    cfg, run, seed = start_run(a)
     ckpt_path, log_path = run / "last.pt", run / "log.jsonl"
-
-    seed = int(cfg.get("seed", 0))
-    random.seed(seed)
-    np.random.seed(seed)
-    torch.manual_seed(seed)
     net: BandNet = build(cfg["model"])
     opt = torch.optim.AdamW(net.parameters(), lr=cfg["lr"], weight_decay=0.0)
     audio = np.load(DATA_DIR / cfg["corpus"] / "train.npy", mmap_mode="r")

@@ -16,7 +16,6 @@ time, optimiser and RNG states); ``--max-minutes`` stops it with a checkpoint.
 
 from __future__ import annotations
 
-import argparse
 import json
 import math
 import random
@@ -28,6 +27,7 @@ import torch
 import torch.nn.functional as F
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from export.run_setup import run_arguments, start_run
 from export.train import mrstft_loss
 from export.vocoder.data import Crops, train_audio
 from export.vocoder.mel import LogMel
@@ -102,22 +102,9 @@ def load_checkpoint(path: Path) -> tuple[Vocoder, dict]:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--config", required=True, type=Path)
-    ap.add_argument("--resume", action="store_true", help="continue runs/NAME/last.pt")
-    ap.add_argument("--max-minutes", type=float, default=None, help="stop (with a checkpoint) after this wall time")
-    ap.add_argument("--threads", type=int, default=2, help="torch intra-op threads")
-    a = ap.parse_args()
-    cfg = json.loads(a.config.read_text())
-    torch.set_num_threads(a.threads)
-    run = Path(cfg.get("run_dir", f"runs/{a.config.stem}"))
-    run.mkdir(parents=True, exist_ok=True)
+    a = run_arguments(__doc__).parse_args()
+    cfg, run, seed = start_run(a)
     ckpt_path, log_path = run / "last.pt", run / "log.jsonl"
-
-    seed = int(cfg.get("seed", 0))
-    random.seed(seed)
-    np.random.seed(seed)
-    torch.manual_seed(seed)
     mcfg = VocoderConfig.from_dict(cfg["model"])
     spec = MelSpec(**cfg.get("mel", {}))
     net = Vocoder(mcfg, spec)

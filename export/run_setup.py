@@ -1,0 +1,38 @@
+"""What every training entry point does first: parse the run options, load the config,
+create the run folder and seed every RNG, so runs are reproducible and resumable the same way."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+from pathlib import Path
+
+import numpy as np
+import torch
+
+
+def run_arguments(description: str | None) -> argparse.ArgumentParser:
+    """``--config``, ``--resume``, ``--max-minutes``, ``--threads``: shared by all trainers."""
+    ap = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--config", required=True, type=Path)
+    ap.add_argument("--resume", action="store_true", help="continue runs/NAME/last.pt")
+    ap.add_argument("--max-minutes", type=float, default=None, help="stop (with a checkpoint) after this wall time")
+    ap.add_argument("--threads", type=int, default=2, help="torch intra-op threads")
+    return ap
+
+
+def start_run(args: argparse.Namespace) -> tuple[dict, Path, int]:
+    """Load the config, make ``runs/<config stem>`` (or the config's ``run_dir``), seed RNGs.
+
+    Returns the config, the run folder and the seed.
+    """
+    cfg = json.loads(args.config.read_text())
+    torch.set_num_threads(args.threads)
+    run = Path(cfg.get("run_dir", f"runs/{args.config.stem}"))
+    run.mkdir(parents=True, exist_ok=True)
+    seed = int(cfg.get("seed", 0))
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+    return cfg, run, seed
