@@ -36,3 +36,10 @@ def start_run(args: argparse.Namespace) -> tuple[dict, Path, int]:
     np.random.seed(seed)
     torch.manual_seed(seed)
     return cfg, run, seed
+
+
+def save_checkpoint(state: dict, path: Path) -> None:
+    """Write ``state`` to ``path`` atomically: a kill mid-save never loses the last checkpoint."""
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save(state, tmp)
+    tmp.replace(path)

@@ -27,7 +27,7 @@ from rich.progress import (
 
 from export.data import DATA_DIR, Sampler
 from export.models import SIGMA_PURE, BandNet, build, config_dict, highpass
-from export.run_setup import run_arguments, start_run
+from export.run_setup import run_arguments, save_checkpoint, start_run
 
 
 def stft_mag(x: torch.Tensor, n_fft: int) -> torch.Tensor:
@@ -99,7 +99,7 @@ def main() -> None:
     print(f"{cfg['model']} {n_params / 1e6:.3f}M params -> {run}")
 
     def save() -> None:
-        torch.save(
+        save_checkpoint(
             {
                 "model": net.state_dict(),
                 "opt": opt.state_dict(),
@@ -111,9 +111,8 @@ def main() -> None:
                 "train_config": cfg,
                 "params": n_params,
             },
-            run / "tmp.pt",
+            ckpt_path,
         )
-        (run / "tmp.pt").replace(ckpt_path)  # atomic: a kill mid-save never loses the checkpoint
         save_plot(log_path, run / "loss.png")
 
     def lr_at(s: int) -> float:

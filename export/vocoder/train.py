@@ -27,7 +27,7 @@ import torch
 import torch.nn.functional as F
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from export.run_setup import run_arguments, start_run
+from export.run_setup import run_arguments, save_checkpoint, start_run
 from export.train import mrstft_loss
 from export.vocoder.data import Crops, train_audio
 from export.vocoder.mel import LogMel
@@ -140,7 +140,7 @@ def main() -> None:
     hop = spec.hop
 
     def save() -> None:
-        torch.save(
+        save_checkpoint(
             {
                 "model": net.state_dict(),
                 "opt": {k: o.state_dict() for k, o in opts.items()},
@@ -154,9 +154,8 @@ def main() -> None:
                 "train_config": cfg,
                 "params": n_params,
             },
-            run / "tmp.pt",
+            ckpt_path,
         )
-        (run / "tmp.pt").replace(ckpt_path)  # atomic: a kill mid-save never loses the checkpoint
         save_plot(log_path, run / "loss.png")
 
     def lr_scale(s: int) -> float:
