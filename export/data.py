@@ -77,6 +77,27 @@ def trim_silence(x: np.ndarray, rate: int, floor_db: float = -45.0, margin_s: fl
     return x[max(0, active[0] * hop - m) : min(len(x), (active[-1] + 1) * hop + m)]
 
 
+def bandwidth_hz(x: np.ndarray, rate: int = MODEL_RATE, floor_db: float = 45.0) -> float:
+    """Effective bandwidth of a recording: the highest frequency whose level (averaged over the
+    louder half of the frames, 9-bin smoothed) is within ``floor_db`` of the 0.3-4 kHz median.
+
+    Separates genuinely wide-band recordings from ones made at 16 kHz (or Vorbis-lowpassed hard)
+    and resampled up, which cannot serve as references for band extension.
+    """
+    n = 2048
+    if len(x) < 2 * n:
+        return 0.0
+    frames = np.lib.stride_tricks.sliding_window_view(np.asarray(x, np.float64), n)[:: n // 4] * np.hanning(n)
+    energy = np.sum(frames**2, axis=1)
+    frames = frames[energy >= np.median(energy)]
+    level = 10 * np.log10(np.mean(np.abs(np.fft.rfft(frames, axis=1)) ** 2, axis=0) + 1e-20)
+    freqs = np.fft.rfftfreq(n, 1.0 / rate)
+    ref = np.median(level[(freqs > 300) & (freqs < 4000)])
+    smooth = np.convolve(np.pad(level, 4, mode="edge"), np.ones(9) / 9, mode="valid")  # edge-padded: no zero pull
+    above = np.nonzero(smooth > ref - floor_db)[0]
+    return float(freqs[above.max()]) if above.size else 0.0
+
+
 def _write_split(name: str, train: list[np.ndarray], heldout: dict[str, np.ndarray], meta: dict) -> None:
     out = DATA_DIR / name
     (out / "heldout").mkdir(parents=True, exist_ok=True)
@@ -92,26 +113,42 @@ def _write_split(name: str, train: list[np.ndarray], heldout: dict[str, np.ndarr
     print(f"{name}: train {meta['train_seconds']} s, held-out {meta['heldout_seconds']} s")
 
 
-def build_debian() -> None:
-    """klettres-data at 48 kHz split by language; asterisk G.722 prompts kept as a 16 kHz test set."""
+def build_debian(min_bandwidth: float = 0.0) -> None:
+    """klettres-data at 48 kHz split by language; asterisk G.722 prompts kept as a 16 kHz test set.
+
+    With ``min_bandwidth`` (Hz) the corpus is ``klettres_wb``: only recordings whose effective
+    bandwidth reaches it, on both sides of the split. About a sixth of klettres was recorded at
+    16 kHz or lowpassed near 13 kHz by its Vorbis encoder; as training targets those teach a band
+    extender to hedge, and as references they score a correct extension as an error.
+    """
     train: list[np.ndarray] = []
     heldout: dict[str, np.ndarray] = {}
+    narrow: list[str] = []
     langs = sorted({p.relative_to(KLETTRES_ROOT).parts[0] for p in KLETTRES_ROOT.glob("*/*/*.ogg")})
     for path in sorted(KLETTRES_ROOT.glob("*/*/*.ogg")):
         lang = path.relative_to(KLETTRES_ROOT).parts[0]
         x = trim_silence(load_audio(path), MODEL_RATE)
         if len(x) < MODEL_RATE // 4:
             continue
+        key = "_".join(path.relative_to(KLETTRES_ROOT).with_suffix("").parts)
+        if min_bandwidth and bandwidth_hz(x) < min_bandwidth:
+            narrow.append(key)
+            continue
         if lang in KLETTRES_HELDOUT:
-            heldout["_".join(path.relative_to(KLETTRES_ROOT).with_suffix("").parts)] = x
+            heldout[key] = x
         else:
             train.append(x)
-    meta = {
+    meta: dict = {
         "source": "Debian klettres-data (GPL-2+), 44.1 kHz Vorbis resampled to 48 kHz mono, silence-trimmed",
         "split": "by language",
         "train_languages": [x for x in langs if x not in KLETTRES_HELDOUT],
         "heldout_languages": list(KLETTRES_HELDOUT),
     }
+    if min_bandwidth:
+        meta["min_bandwidth_hz"] = min_bandwidth
+        meta["excluded_narrowband"] = narrow
+        _write_split("klettres_wb", train, heldout, meta)
+        return
     _write_split("klettres", train, heldout, meta)
     # Asterisk prompts are genuinely 16 kHz (G.722, ~7 kHz band): a real-codec 8->16 test set,
     # never trained on. Every 6th prompt keeps evaluation fast.
@@ -281,9 +318,15 @@ def main() -> None:
     ap.add_argument("source", choices=["debian", "vctk", "folder"])
     ap.add_argument("root", nargs="?", type=Path)
     ap.add_argument("--heldout-frac", type=float, default=0.1)
+    ap.add_argument(
+        "--min-bandwidth",
+        type=float,
+        default=0.0,
+        help="debian: keep only recordings whose effective bandwidth reaches this many Hz (-> klettres_wb)",
+    )
     a = ap.parse_args()
     if a.source == "debian":
-        build_debian()
+        build_debian(a.min_bandwidth)
     elif a.root is None:
         ap.error("root is required for vctk/folder")
     elif a.source == "vctk":

@@ -6,6 +6,11 @@ MODEL is an exported ``.onnx`` (with its card) or a training ``.pt`` (torch back
 are simulated from the held-out references: ``stft`` is NU-Wave's brick-wall lowpass and
 decimation, ``soxr`` a real resampler. 16->48 and 24->48 use the held-out klettres languages;
 8->16 uses them resampled to 16 kHz and the never-trained-on asterisk G.722 prompts.
+
+The held-out files are split in two: every 5th file (from the 3rd) is the *dev* part, used only
+to calibrate the high-band gain and search noise schedules (``export.schedule``); scores are
+reported on the *test* part, which nothing was tuned on. ``--corpus klettres_wb`` is the
+wide-band subset (references that really have a band above the input's Nyquist).
 """
 
 from __future__ import annotations
@@ -26,15 +31,27 @@ from rtaudio.tasks.neural_upsample import NeuralUpsampleKernel
 PAIRS = [(16000, 48000), (24000, 48000), (8000, 16000)]
 
 
-def references(out_rate: int, corpus: str = "klettres", limit: int | None = None) -> list[np.ndarray]:
+DEV_EVERY, DEV_OFFSET = 5, 2
+
+
+def heldout_files(corpus: str, part: str) -> list[Path]:
+    """The ``dev`` (tuning) or ``test`` (reporting) part of a corpus' held-out split."""
     files = sorted((DATA_DIR / corpus / "heldout").glob("*.wav"))
+    dev = {i for i in range(len(files)) if i % DEV_EVERY == DEV_OFFSET}
+    return [f for i, f in enumerate(files) if (i in dev) == (part == "dev")]
+
+
+def references(
+    out_rate: int, corpus: str = "klettres", limit: int | None = None, part: str = "test"
+) -> list[np.ndarray]:
+    files = heldout_files(corpus, part)
     if limit:
         files = files[:: max(1, len(files) // limit)][:limit]
     refs = []
     for f in files:
         x, sr = sf.read(f, dtype="float32")
         refs.append(x if sr == out_rate else soxr.resample(x, sr, out_rate, quality="VHQ").astype(np.float32))
-    if out_rate == 16000 and not limit:
+    if out_rate == 16000 and not limit and part == "test":
         refs += [sf.read(f, dtype="float32")[0] for f in sorted((DATA_DIR / "asterisk16k").glob("*.wav"))]
     return refs
 
@@ -98,10 +115,14 @@ def evaluate(
     protocols: list[str],
     limit: int | None = None,
     schedules: dict[str, list[float]] | None = None,
+    corpus: str = "klettres",
 ) -> dict:
-    result: dict = {"heldout": "klettres languages de, pt_BR, uk (+ asterisk G.722 prompts for 8->16)", "pairs": {}}
+    result: dict = {
+        "heldout": f"{corpus} test part: languages de, pt_BR, uk (+ asterisk G.722 prompts for 8->16 without --limit)",
+        "pairs": {},
+    }
     for in_rate, out_rate in PAIRS:
-        refs = references(out_rate, limit=limit)
+        refs = references(out_rate, corpus, limit)
         key = f"{in_rate}->{out_rate}"
         res = result["pairs"].setdefault(key, {"files": len(refs), "seconds": round(sum(map(len, refs)) / out_rate)})
         for proto in protocols:
@@ -139,11 +160,12 @@ def main() -> None:
     ap.add_argument("--steps", type=int, nargs="+", default=[0])
     ap.add_argument("--protocol", nargs="+", default=["stft", "soxr"], choices=["stft", "soxr", "poly", "cheby"])
     ap.add_argument("--limit", type=int, help="evaluate on this many held-out files only")
+    ap.add_argument("--corpus", default="klettres", help="corpus under data/corpus (default klettres)")
     ap.add_argument("--schedules", type=Path, help="schedules JSON (for .pt models without a card)")
     ap.add_argument("--out", type=Path)
     a = ap.parse_args()
     sched = json.loads(a.schedules.read_text())["schedules"] if a.schedules else None
-    result = evaluate(a.model, a.steps, a.protocol, a.limit, sched)
+    result = evaluate(a.model, a.steps, a.protocol, a.limit, sched, a.corpus)
     print(table(result))
     if a.out:
         a.out.write_text(json.dumps(result, indent=1) + "\n")

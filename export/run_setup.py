@@ -13,10 +13,13 @@ import torch
 
 
 def run_arguments(description: str | None) -> argparse.ArgumentParser:
-    """``--config``, ``--resume``, ``--max-minutes``, ``--threads``: shared by all trainers."""
+    """``--config``, ``--resume``, ``--init``, ``--max-minutes``, ``--threads``: shared by all trainers."""
     ap = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--config", required=True, type=Path)
     ap.add_argument("--resume", action="store_true", help="continue runs/NAME/last.pt")
+    ap.add_argument(
+        "--init", type=Path, help="start from this checkpoint's weights (fine-tuning: new optimizer, step 0)"
+    )
     ap.add_argument("--max-minutes", type=float, default=None, help="stop (with a checkpoint) after this wall time")
     ap.add_argument("--threads", type=int, default=2, help="torch intra-op threads")
     return ap

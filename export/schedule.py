@@ -11,7 +11,8 @@
 3. The default step count is the smallest one that beats the 0-step predictor's mean LSD by at
    least ``--min-gain``; if none does, the default is 0 and the result says so.
 
-The search uses a subset of the held-out split (``--limit`` files per pair).
+The search uses the *dev* part of the held-out split (``--limit`` files per pair), never the
+*test* part that ``export.evaluate`` reports.
 """
 
 from __future__ import annotations
@@ -37,9 +38,9 @@ def ladder(hi: float, lo: float, n: int) -> list[float]:
 
 
 class PairData:
-    def __init__(self, model: Path, in_rate: int, out_rate: int, limit: int, threads: int) -> None:
+    def __init__(self, model: Path, in_rate: int, out_rate: int, limit: int, threads: int, corpus: str) -> None:
         self.key = f"{in_rate}->{out_rate}"
-        self.refs = references(out_rate, limit=limit)
+        self.refs = references(out_rate, corpus, limit, part="dev")
         lows = low_inputs(self.refs, in_rate, out_rate, "stft")
         self.kernel = NeuralUpsampleKernel(model, in_rate, out_rate, steps=0, threads=threads, sigmas=[])
         self.states = [self.kernel.predict(x[None].astype(np.float32), 0) for x in lows]
@@ -63,9 +64,10 @@ def main() -> None:
     ap.add_argument("--snr-margin", type=float, default=0.6)
     ap.add_argument("--min-gain", type=float, default=0.03, help="LSD improvement a step count must earn")
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--corpus", default="klettres", help="corpus under data/corpus (its held-out dev part is used)")
     a = ap.parse_args()
     t0 = time.time()
-    pairs = [PairData(a.model, i, o, a.limit, a.threads) for i, o in PAIRS]
+    pairs = [PairData(a.model, i, o, a.limit, a.threads, a.corpus) for i, o in PAIRS]
     log: list[dict] = []
 
     def ok(row: dict[str, dict], p: PairData) -> bool:
@@ -118,7 +120,7 @@ def main() -> None:
         "note": note,
         "hb_gain": {p.key: p.gain for p in pairs},
         "mean_lsd": {"0": round(base_lsd, 4), **{str(n): round(v[1], 4) for n, v in best.items()}},
-        "search_subset": f"{a.limit} held-out files per pair, stft protocol",
+        "search_subset": f"{a.limit} files per pair from the {a.corpus} held-out dev part, stft protocol",
         "minutes": round((time.time() - t0) / 60, 1),
         "log": log,
     }

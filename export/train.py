@@ -91,8 +91,12 @@ def main() -> None:
         sampler.rng.bit_generator.state = ck["sampler_rng"]
         torch.set_rng_state(ck["torch_rng"])
         print(f"resumed at step {step} ({wall / 60:.1f} min trained)")
-    elif log_path.exists():
-        log_path.unlink()
+    else:
+        if a.init:
+            net.load_state_dict(torch.load(a.init, weights_only=False)["model"])
+            print(f"initialised from {a.init}")
+        if log_path.exists():
+            log_path.unlink()
 
     total = int(cfg["steps"])
     n_params = sum(p.numel() for p in net.parameters())

@@ -126,8 +126,12 @@ def main() -> None:
         torch.set_rng_state(ck["torch_rng"])
         random.setstate(ck["py_rng"])
         print(f"resumed at step {step} ({wall / 60:.1f} min trained)")
-    elif log_path.exists():
-        log_path.unlink()
+    else:
+        if a.init:
+            net.load_state_dict(torch.load(a.init, weights_only=False)["model"])
+            print(f"initialised from {a.init}")
+        if log_path.exists():
+            log_path.unlink()
 
     total = int(cfg["steps"])
     refiner_start = int(cfg.get("refiner_start", 0))
