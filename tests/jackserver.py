@@ -175,32 +175,60 @@ def noise(seconds: float, seed: int = 0) -> np.ndarray:
     return np.clip(0.2 * rng.standard_normal(round(seconds * RATE)), -0.9, 0.9).astype(np.float32)
 
 
-def stream_offset(record: np.ndarray, signal: np.ndarray) -> int:
+def stream_offset(record: np.ndarray, expected: np.ndarray) -> int:
     """Where the signal starts in rtaudio's own stream: --record is its engine output, sample-aligned
-    with its input, so a cross-correlation finds the input offset the test client cannot see."""
-    corr = np.correlate(record[: 3 * RATE], signal[:8192], mode="valid")
+    with its input, so a cross-correlation with the expected output (file mode's, which for a
+    vocoder is a resynthesis, not the input) finds the input offset the test client cannot see."""
+    corr = np.correlate(record[: 3 * RATE], expected[:8192], mode="valid")
     return int(np.argmax(np.abs(corr)))
 
 
-def file_mode(x: np.ndarray, model: str, in_rate: int) -> np.ndarray:
+def file_mode(x: np.ndarray, model: str, in_rate: int, task: str = "upsample") -> np.ndarray:
     """What ``rtaudio stream`` computes for ``x`` at the device rate."""
-    p = rtaudio.open("upsample", model, rate=RATE, in_rate=in_rate, out_rate=RATE)
+    p = rtaudio.open(task, model, rate=RATE, in_rate=in_rate, out_rate=RATE)
     return np.concatenate([p.process(x), p.flush()])
 
 
-def aligned_snr(tester_run, latency, record, signal, model, in_rate) -> tuple[float, float]:
+def aligned_snr(tester_run, latency, record, signal, model, in_rate, task="upsample") -> tuple[float, float]:
     """SNR (dB) against file mode of the stream rtaudio captured: of what the test client heard
     (aligned by the reported ``latency``), and of rtaudio's --record.
 
     ``tester_run`` is ``(recording, play_start, xrun_positions)``.
     """
     recording, start, _ = tester_run
-    offset = stream_offset(record, signal)
-    ref = file_mode(np.concatenate([np.zeros(offset, np.float32), signal]), model, in_rate)[offset:]
+    offset = stream_offset(record, file_mode(signal, model, in_rate, task))
+    ref = file_mode(np.concatenate([np.zeros(offset, np.float32), signal]), model, in_rate, task)[offset:]
     heard = recording[start + latency : start + latency + len(signal)]
     recorded = record[offset : offset + len(signal)]
     assert len(heard) == len(recorded) == len(signal), "recording too short for the aligned signal"
     return snr_db(ref, heard), snr_db(ref, recorded)
+
+
+def resynthesis_match(ref: np.ndarray, heard: np.ndarray) -> tuple[float, float, int]:
+    """How well ``heard`` matches file mode's resynthesis ``ref`` (both at ``RATE``, aligned by
+    the reported latency) where sample-exact comparison is impossible (a vocoder's output is
+    not shift-invariant: its mel frames sit on an absolute grid).
+
+    Returns the log-mel L1 between them, the same for ``heard`` 40 ms late (the scale of a
+    real misalignment), and the lag (ms) at which their 1 ms loudness envelopes correlate best.
+    """
+    import soxr
+
+    from rtaudio.metrics_vocode import log_mel_l1
+
+    ref24, heard24 = (soxr.resample(x, RATE, 24000, quality="VHQ") for x in (ref, heard))
+    aligned = log_mel_l1(ref24, heard24)
+    late = log_mel_l1(ref24[960:], heard24[:-960])
+    hop = RATE // 1000
+
+    def envelope(x: np.ndarray) -> np.ndarray:
+        return np.log10(np.mean(x[: len(x) // hop * hop].reshape(-1, hop) ** 2, axis=1) + 1e-9)
+
+    e_ref, e_heard = envelope(ref), envelope(heard)
+    m, n = 50, min(len(e_ref), len(e_heard)) - 50
+    lags = list(range(-40, 41))
+    corr = [np.corrcoef(e_ref[m + k : n + k], e_heard[m:n])[0, 1] for k in lags]
+    return aligned, late, -lags[int(np.argmax(corr))]
 
 
 def snr_db(ref: np.ndarray, est: np.ndarray) -> float:

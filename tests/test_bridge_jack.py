@@ -6,15 +6,30 @@ import json
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
 import soundfile as sf
 
 jack = pytest.importorskip("jack")
-from jackserver import PERIOD, RATE, JackServer, PlayRecordClient, aligned_snr, measured_lag, noise  # noqa: E402
+from jackserver import (  # noqa: E402
+    PERIOD,
+    RATE,
+    JackServer,
+    PlayRecordClient,
+    aligned_snr,
+    file_mode,
+    measured_lag,
+    noise,
+    resynthesis_match,
+)
 
+import rtaudio  # noqa: E402
 from rtaudio.live.jack_bridge import CAPTURE, PLAYBACK, port_latency  # noqa: E402
+from rtaudio.registry import default_model  # noqa: E402
+
+ASSETS = Path(rtaudio.__file__).parent / "assets"
 
 pytestmark = [pytest.mark.jack]
 
@@ -91,6 +106,27 @@ def test_bridge_reports_latency_and_matches_file_mode(server, tmp_path):
     heard, recorded_snr = aligned_snr(tester_run, reported + PERIOD, recorded, signal, "sinc", 16000)
     assert heard >= 30.0 and recorded_snr >= 30.0, (heard, recorded_snr, summary)
     assert summary["mode"] == "bridge" and summary["ring_underflows"] == 0
+
+
+def test_bridge_vocode_resynthesis_at_the_reported_latency(server):
+    """``--task vocode`` through the bridge: what comes back, at the reported latency plus the test
+    client's period, is file mode's resynthesis of the speech that went in, to the millisecond."""
+    model = default_model("vocode", RATE)
+    speech = sf.read(ASSETS / "demo_speech_48k.flac", dtype="float32")[0][: 3 * RATE]
+    with PlayRecordClient("tester", 16.0) as tester:
+        proc = start_bridge(server, "rtv", ["--task", "vocode"], 5.0)
+        wait_connected(tester, "rtv:out_1", proc)
+        time.sleep(0.3)
+        start = tester.play(speech)
+        summary = finish(proc, 60)
+        recording = tester.recording[: tester.recorded].copy()
+    reported = round((summary["engine_latency_ms"] + summary["buffer_latency_ms"]) * RATE / 1000)
+    heard = recording[start + reported + PERIOD : start + reported + PERIOD + len(speech)]
+    aligned, late, lag_ms = resynthesis_match(file_mode(speech, model, RATE, "vocode"), heard)
+    assert summary["model"] == model and summary["ring_underflows"] == 0, summary
+    # a resynthesis on a different mel-grid phase may move its envelope by a fraction of a ms;
+    # a latency misreported by even one period (5.3 ms) would show
+    assert aligned < 0.5 * late and abs(lag_ms) <= 1, (aligned, late, lag_ms, summary)
 
 
 def test_bridge_follows_a_buffer_size_change(server):
