@@ -1,7 +1,11 @@
 """Export a checkpoint to one self-contained ONNX file, check parity, write the model card.
 
 ``python -m export.export_onnx runs/fast48k/last.pt rtaudio/models/upsample48k.onnx
-[--schedules runs/fast48k/schedules.json] [--eval runs/fast48k/eval.json]``
+[--schedules runs/fast48k/schedules.json] [--eval runs/fast48k/eval.json]
+[--envelope runs/fast48k_wb/envelope.npz] [--card-extra export/configs/upsample48k_card.json]``
+
+``--envelope`` ships the envelope post-filter's maps beside the model as ``<name>_envelope.npz``
+(sha256 in the card); ``--card-extra`` merges runtime defaults and notes into the card.
 
 The graph is one network call (cond, x_t, sigma, cutoff) -> high band; the runtime kernel
 loops the sampler, so ``--steps`` can change without re-exporting.
@@ -19,6 +23,7 @@ import onnxruntime as ort
 import torch
 
 from export.models import BandNet, NetConfig
+from rtaudio.tasks import envelope as envelope_filter
 from rtaudio.tasks.neural_upsample import context_for, sha256_file
 
 RATE_PAIRS = [[16000, 48000], [24000, 48000], [8000, 48000], [8000, 16000]]
@@ -77,6 +82,8 @@ def main() -> None:
     ap.add_argument("--eval", type=Path, help="JSON from export.evaluate (quality table)")
     ap.add_argument("--rtf", type=Path, help="JSON of measured kernel RTFs (ORT CPU)")
     ap.add_argument("--name", default="upsample48k")
+    ap.add_argument("--envelope", type=Path, help="envelope maps (.npz from export.envelope) to ship beside the model")
+    ap.add_argument("--card-extra", type=Path, help="JSON merged into the card (default, chunk_ms, crossfade_ms, ...)")
     ap.add_argument(
         "--command",
         default="python -m export.train --config export/configs/fast48k.json --max-minutes 75",
@@ -123,14 +130,30 @@ def main() -> None:
             "hardware": "2 CPU cores (shared), torch 2.13 CPU",
         },
     }
-    card["context_in"] = {f"{i}->{o}": context_for(card, i, o) for i, o in RATE_PAIRS}
+    margins = {}
+    if a.envelope:
+        shipped = a.out.with_name(f"{a.name}_envelope.npz")
+        shipped.write_bytes(a.envelope.read_bytes())
+        fit_meta = a.envelope.with_suffix(".json")
+        card["envelope"] = {
+            "file": shipped.name,
+            "sha256": sha256_file(shipped),
+            "what": "per-frame, per-500 Hz-band level of the added band, predicted from the input band's log"
+            " energies by a ridge regression (rtaudio/tasks/envelope.py); the network's band is scaled to it",
+            "fit": json.loads(fit_meta.read_text()) if fit_meta.exists() else {},
+        }
+        maps = envelope_filter.load_maps(shipped)
+        margins = {rate: envelope_filter.margin_samples(m) for rate, m in maps.items()}
+    card["context_in"] = {f"{i}->{o}": context_for(card, i, o, margins.get(i, 0)) for i, o in RATE_PAIRS}
     # Right context is the engine's lookahead: the model's share of algorithmic latency.
-    card["context_ms"] = {f"{i}->{o}": round(1000 * context_for(card, i, o) / i, 1) for i, o in RATE_PAIRS}
+    card["context_ms"] = {f"{k}": round(1000 * v / int(k.split("->")[0]), 1) for k, v in card["context_in"].items()}
     if a.rtf:
         card["rtf"] = json.loads(a.rtf.read_text())
     if a.eval:
         card["quality"] = json.loads(a.eval.read_text())
     card["sha256"] = sha256_file(a.out)
+    if a.card_extra:
+        card |= json.loads(a.card_extra.read_text())
     a.out.with_suffix(".json").write_text(json.dumps(card, indent=1) + "\n")
     print(f"wrote {a.out} ({a.out.stat().st_size / 1e6:.2f} MB) and its card")
 

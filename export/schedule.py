@@ -112,7 +112,8 @@ def main() -> None:
     note = (
         f"{default} refiner steps beat the 0-step predictor by >= {a.min_gain} mean LSD"
         if default
-        else f"no step count beat the 0-step predictor by {a.min_gain} mean LSD on held-out data; default is 0 steps"
+        else f"no step count beat the 0-step predictor by {a.min_gain} mean LSD on the held-out dev part;"
+        " default is 0 steps"
     )
     out = {
         "schedules": {"0": [], **{str(n): v[0] for n, v in best.items()}},

@@ -48,6 +48,21 @@ def mrstft_loss(y: torch.Tensor, t: torch.Tensor, sizes: tuple[int, ...] = (512,
     return total / len(sizes)
 
 
+def lsd_loss(y: torch.Tensor, t: torch.Tensor, n_fft: int = 2048) -> torch.Tensor:
+    """The evaluation's log-spectral distance (DESIGN.md: n_fft 2048, hop 512, Hann, log10 power
+    floored at 1e-8), differentiable. It weighs every frame and bin equally, quiet ones included,
+    which the magnitude losses above do not: without it the band's level is right in loud frames
+    and wrong everywhere else."""
+    w = torch.hann_window(n_fft)
+
+    def logp(x: torch.Tensor) -> torch.Tensor:
+        spec = torch.stft(x.squeeze(1), n_fft, n_fft // 4, window=w, return_complex=True)
+        return torch.log10((spec.real**2 + spec.imag**2).clamp_min(1e-8))
+
+    d = logp(y) - logp(t)  # (B, bins, frames)
+    return torch.sqrt(torch.mean(d**2, dim=1) + 1e-6).mean()
+
+
 def save_plot(log_path: Path, png: Path) -> None:
     import matplotlib
 
@@ -59,8 +74,10 @@ def save_plot(log_path: Path, png: Path) -> None:
         return
     steps = np.array([r["step"] for r in rows])
     fig, ax = plt.subplots(figsize=(7, 4))
-    for key in ("loss", "stft", "l1x100"):
-        v = np.array([r[key] for r in rows])
+    for key in ("loss", "stft", "lsd", "l1x100"):
+        if key not in rows[-1]:  # logs from before a loss term existed
+            continue
+        v = np.array([r.get(key, np.nan) for r in rows])
         k = min(50, len(v))
         smooth = np.convolve(v, np.ones(k) / k, mode="valid")
         ax.plot(steps[k - 1 :], smooth, label=key)
@@ -158,9 +175,10 @@ def main() -> None:
                 g["lr"] = lr_at(step)
             out = cond + net(cond, x_t, torch.tensor([float(sigma)]), cutoff)
             l_stft = mrstft_loss(out, tgt)
+            l_lsd = lsd_loss(out, tgt) if cfg.get("lsd_weight", 0.0) else torch.zeros(())
             # Waveform L1 on the band the net owns (the low band is fixed by construction).
             l1 = F.l1_loss(out - cond, highpass(tgt - cond, cutoff))
-            loss = l_stft + cfg.get("l1_weight", 20.0) * l1
+            loss = l_stft + cfg.get("lsd_weight", 0.0) * l_lsd + cfg.get("l1_weight", 20.0) * l1
             opt.zero_grad(set_to_none=True)
             loss.backward()
             gn = torch.nn.utils.clip_grad_norm_(net.parameters(), 1.0)
@@ -172,6 +190,7 @@ def main() -> None:
                 "step": step,
                 "loss": loss.item(),
                 "stft": l_stft.item(),
+                "lsd": l_lsd.item(),
                 "l1x100": 100 * l1.item(),
             }
             rec |= {

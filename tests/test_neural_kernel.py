@@ -10,7 +10,13 @@ import numpy as np
 import pytest
 
 from rtaudio.backends import BackendUnavailable, open_backend
-from rtaudio.tasks.neural_upsample import DEFAULT_MODEL, ModelIntegrityError, NeuralUpsampleKernel, sha256_file
+from rtaudio.tasks.neural_upsample import (
+    DEFAULT_MODEL,
+    ModelIntegrityError,
+    NeuralUpsampleKernel,
+    context_for,
+    sha256_file,
+)
 
 PAIRS = [(16000, 48000), (24000, 48000), (8000, 16000)]
 
@@ -89,6 +95,28 @@ def test_corrupt_model_is_refused(tmp_path: Path) -> None:
     bad.write_bytes(bytes(data))
     with pytest.raises(ModelIntegrityError, match="sha256"):
         NeuralUpsampleKernel(bad, 16000, 48000)
+
+
+def test_corrupt_or_missing_envelope_is_refused(tmp_path: Path) -> None:
+    card = json.loads(DEFAULT_MODEL.with_suffix(".json").read_text())
+    assert "envelope" in card, "the shipped model runs with its envelope post-filter"
+    model = tmp_path / DEFAULT_MODEL.name
+    shutil.copy(DEFAULT_MODEL, model)
+    shutil.copy(DEFAULT_MODEL.with_suffix(".json"), model.with_suffix(".json"))
+    with pytest.raises(FileNotFoundError, match="envelope"):
+        NeuralUpsampleKernel(model, 16000, 48000)
+    data = bytearray((DEFAULT_MODEL.parent / card["envelope"]["file"]).read_bytes())
+    data[-10] ^= 0xFF
+    (tmp_path / card["envelope"]["file"]).write_bytes(bytes(data))
+    with pytest.raises(ModelIntegrityError, match="sha256"):
+        NeuralUpsampleKernel(model, 16000, 48000)
+
+
+def test_envelope_filter_widens_the_context_it_needs() -> None:
+    k = NeuralUpsampleKernel(None, 16000, 48000, threads=1)
+    card = json.loads(DEFAULT_MODEL.with_suffix(".json").read_text())
+    assert k.envelope is not None and k.context_in == card["context_in"]["16000->48000"]
+    assert k.context_in > context_for(card, 16000, 48000)  # the network's alone
 
 
 def test_unsupported_pair_and_missing_backend_are_clear_errors() -> None:

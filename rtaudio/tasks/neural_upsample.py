@@ -2,8 +2,10 @@
 
 Per window: soxr VHQ to the model rate (48 kHz), then the shipped network adds the missing
 band above the input Nyquist: a predictor pass, then ``steps`` refiner passes that re-noise
-the prediction to a small level (position-keyed noise) and denoise it. The input band is
-never touched, so the output's low band is exactly the sinc upsampler's. 8 -> 16 kHz runs
+the prediction to a small level (position-keyed noise) and denoise it. When the card names an
+envelope file, the added band is then shaped, per STFT frame and 500 Hz band, to the level a
+learned regression predicts from the input band (:mod:`rtaudio.tasks.envelope`). The input band
+is never touched, so the output's low band is exactly the sinc upsampler's. 8 -> 16 kHz runs
 8 -> 48 kHz through the model and resamples the result to 16 kHz.
 """
 
@@ -20,6 +22,7 @@ import soxr
 
 from rtaudio.backends import open_backend
 from rtaudio.engine.noise import position_noise
+from rtaudio.tasks import envelope
 
 MODEL_RATE = 48000
 SIGMA_PURE = 1.0  # the predictor's noise level (x_t = 0), as in export/models.py
@@ -42,19 +45,31 @@ def sha256_file(path: Path) -> str:
     return h.hexdigest()
 
 
+def _check_sha(path: Path, expected: object) -> None:
+    digest = sha256_file(path)
+    if digest != expected:
+        raise ModelIntegrityError(
+            f"{path.name}: sha256 {digest[:12]}... does not match its card "
+            f"({str(expected)[:12]}...); the file is corrupt or the card is stale"
+        )
+
+
 def load_card(model_path: Path) -> dict:
-    """The card beside an ONNX model (sha256 verified), or one synthesised from a checkpoint."""
+    """The card beside an ONNX model (sha256 verified), or one synthesised from a checkpoint.
+
+    A checkpoint's run folder may hold ``envelope.npz`` (from ``export/envelope.py``).
+    """
     if model_path.suffix == ".onnx":
         card_path = model_path.with_suffix(".json")
         if not card_path.exists():
             raise FileNotFoundError(f"model card {card_path} is missing")
         card = json.loads(card_path.read_text())
-        digest = sha256_file(model_path)
-        if digest != card.get("sha256"):
-            raise ModelIntegrityError(
-                f"{model_path.name}: sha256 {digest[:12]}... does not match its card "
-                f"({str(card.get('sha256'))[:12]}...); the file is corrupt or the card is stale"
-            )
+        _check_sha(model_path, card.get("sha256"))
+        if "envelope" in card:
+            env_path = model_path.parent / card["envelope"]["file"]
+            if not env_path.exists():
+                raise FileNotFoundError(f"envelope file {env_path} named by the card is missing")
+            _check_sha(env_path, card["envelope"].get("sha256"))
         return card
     # A training checkpoint (torch backend, development only): torch is needed anyway.
     import torch
@@ -64,7 +79,7 @@ def load_card(model_path: Path) -> dict:
     ck = torch.load(model_path, map_location="cpu", weights_only=False)
     cfg = NetConfig(**ck["net_config"])
     schedules = ck.get("schedules", {"0": []})
-    return {
+    card = {
         "model_rate": MODEL_RATE,
         "s2d": cfg.s2d,
         "receptive_field": 2 * cfg.receptive_half() + 1,
@@ -72,12 +87,27 @@ def load_card(model_path: Path) -> dict:
         "steps_default": 0,
         "rate_pairs": [[8000, 48000], [16000, 48000], [24000, 48000], [8000, 16000]],
     }
+    if (model_path.parent / "envelope.npz").exists():
+        card["envelope"] = {"file": "envelope.npz"}
+    return card
 
 
-def context_for(card: dict, in_rate: int, out_rate: int) -> int:
-    """One-sided context in input samples so a cropped window equals whole-signal output."""
+def envelope_maps(card: dict, model_path: Path) -> dict[int, envelope.EnvelopeMap]:
+    """The card's envelope maps keyed by input rate (empty when the card names none)."""
+    if "envelope" not in card:
+        return {}
+    return envelope.load_maps(model_path.parent / card["envelope"]["file"])
+
+
+def context_for(card: dict, in_rate: int, out_rate: int, shaper_margin: int = 0) -> int:
+    """One-sided context in input samples so a cropped window equals whole-signal output.
+
+    ``shaper_margin``: the envelope post-filter's reach in 48 kHz samples (it needs the
+    network's output, valid, that far beyond each output sample).
+    """
     ratio = MODEL_RATE // in_rate
     half48 = (int(card["receptive_field"]) - 1) // 2 + int(card.get("s2d", 8))  # + s2d phase padding
+    half48 += shaper_margin
     if out_rate != MODEL_RATE:
         half48 += SOXR_MARGIN * MODEL_RATE // out_rate
     return SOXR_MARGIN + math.ceil(half48 / ratio)
@@ -118,7 +148,10 @@ class NeuralUpsampleKernel:
             sigmas = self.card["schedules"][str(self.steps)]
         self.sigmas = [float(s) for s in sigmas]
         self.steps = len(self.sigmas)
-        self.context_in = context_for(self.card, in_rate, out_rate)
+        # 8 -> 16 runs 8 -> 48 through the model, so its map is the 8 kHz one
+        self.envelope = envelope_maps(self.card, path).get(in_rate)
+        margin = envelope.margin_samples(self.envelope) if self.envelope is not None else 0
+        self.context_in = context_for(self.card, in_rate, out_rate, margin)
         self.backend = open_backend(path, "torch" if path.suffix == ".pt" else backend, threads)
         self._cutoff = np.array([in_rate / 2], dtype=np.float32)
         # High-band gain calibrated per rate pair on held-out data (LSD vs SNR trade-off).
@@ -164,7 +197,18 @@ class NeuralUpsampleKernel:
             hb = self.backend.run(st.cond, x_t, np.array([s], np.float32), self._cutoff)
         return hb
 
+    def shape(self, st: _State, hb: np.ndarray) -> np.ndarray:
+        """The envelope post-filter on the added band (identity without an envelope map)."""
+        if self.envelope is None:
+            return hb
+        cond = st.cond[:, 0]
+        return np.stack([envelope.shape(c, b, st.start48, self.envelope) for c, b in zip(cond, hb[:, 0], strict=True)])[
+            :, None
+        ]
+
     def finish(self, st: _State, hb: np.ndarray, gain: float | None = None) -> np.ndarray:
+        """Shape the added band, scale it by the calibrated gain, add it to the input band."""
+        hb = self.shape(st, hb)
         g = self.gain if gain is None else gain
         y = (st.cond + np.float32(g) * hb)[:, 0, st.left : st.total]
         if self.out_rate != MODEL_RATE:
