@@ -18,7 +18,11 @@ def processor_for(
 ) -> Processor:
     """Wrap a planned kernel in a :class:`Processor` with the model's default chunking."""
     card = plan.model.card
-    chunk_ms = chunk_ms if chunk_ms is not None else float(card.get("chunk_ms", BASELINE_CHUNK_MS))
+    if chunk_ms is None:
+        # A card may set a longer chunk for a pair whose context is long relative to its rate
+        # (8 -> 16 kHz), trading latency for real-time headroom.
+        by_pair = card.get("chunk_ms_by_pair", {}).get(f"{plan.band_rate}->{plan.out_rate}")
+        chunk_ms = float(by_pair if by_pair is not None else card.get("chunk_ms", BASELINE_CHUNK_MS))
     if crossfade_ms is None:
         crossfade_ms = float(card.get("crossfade_ms", BASELINE_CROSSFADE_MS))
     if not 0 < chunk_ms <= 60_000:
