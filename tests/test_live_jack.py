@@ -139,7 +139,7 @@ def test_live_vocode_default_model(server, tmp_path):
 
     What the test client heard, aligned by the reported latency, must match file mode's
     resynthesis of the same speech (log-mel distance well below that of a 40 ms misalignment).
-    The loudness envelopes must line up within a millisecond in a run without server xruns (each
+    The loudness envelopes must line up within half a mel hop in a run without server xruns (each
     one drops a period on this asynchronous server; the bridge test checks it on a --sync one).
     """
     model = default_model("vocode", RATE)
@@ -153,7 +153,9 @@ def test_live_vocode_default_model(server, tmp_path):
             break
     assert summary["model"] == model and summary["ring_overflows"] == summary["ring_underflows"] == 0, summary
     assert aligned < 0.5 * late, (aligned, late, summary)
-    assert abs(lag_ms) <= 1 or xruns, (lag_ms, xruns)  # resynthesis: within 1 ms, not 1 sample
+    # the resynthesis depends on where the speech falls on the mel grid (hop 12.5 ms), which
+    # moves its envelope by up to half a hop against file mode's
+    assert abs(lag_ms) <= 6.25 or xruns, (lag_ms, xruns)
 
 
 def test_live_20s_zero_xruns_sinc_defaults(server, tmp_path):
