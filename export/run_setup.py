@@ -41,6 +41,15 @@ def start_run(args: argparse.Namespace) -> tuple[dict, Path, int]:
     return cfg, run, seed
 
 
+def fresh_start(args: argparse.Namespace, net: torch.nn.Module, log_path: Path) -> None:
+    """A run that does not resume: take ``--init``'s weights if given, and start a new log."""
+    if args.init:
+        net.load_state_dict(torch.load(args.init, weights_only=False)["model"])
+        print(f"initialised from {args.init}")
+    if log_path.exists():
+        log_path.unlink()
+
+
 def save_checkpoint(state: dict, path: Path) -> None:
     """Write ``state`` to ``path`` atomically: a kill mid-save never loses the last checkpoint."""
     tmp = path.with_name(path.name + ".tmp")

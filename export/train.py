@@ -27,7 +27,7 @@ from rich.progress import (
 
 from export.data import DATA_DIR, Sampler
 from export.models import SIGMA_PURE, BandNet, build, config_dict, highpass
-from export.run_setup import run_arguments, save_checkpoint, start_run
+from export.run_setup import fresh_start, run_arguments, save_checkpoint, start_run
 
 
 def stft_mag(x: torch.Tensor, n_fft: int) -> torch.Tensor:
@@ -109,11 +109,7 @@ def main() -> None:
         torch.set_rng_state(ck["torch_rng"])
         print(f"resumed at step {step} ({wall / 60:.1f} min trained)")
     else:
-        if a.init:
-            net.load_state_dict(torch.load(a.init, weights_only=False)["model"])
-            print(f"initialised from {a.init}")
-        if log_path.exists():
-            log_path.unlink()
+        fresh_start(a, net, log_path)
 
     total = int(cfg["steps"])
     n_params = sum(p.numel() for p in net.parameters())

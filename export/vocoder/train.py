@@ -27,7 +27,7 @@ import torch
 import torch.nn.functional as F
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from export.run_setup import run_arguments, save_checkpoint, start_run
+from export.run_setup import fresh_start, run_arguments, save_checkpoint, start_run
 from export.train import mrstft_loss
 from export.vocoder.data import Crops, train_audio
 from export.vocoder.mel import LogMel
@@ -127,11 +127,7 @@ def main() -> None:
         random.setstate(ck["py_rng"])
         print(f"resumed at step {step} ({wall / 60:.1f} min trained)")
     else:
-        if a.init:
-            net.load_state_dict(torch.load(a.init, weights_only=False)["model"])
-            print(f"initialised from {a.init}")
-        if log_path.exists():
-            log_path.unlink()
+        fresh_start(a, net, log_path)
 
     total = int(cfg["steps"])
     refiner_start = int(cfg.get("refiner_start", 0))
