@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import math
 import random
+import shutil
 import time
 from pathlib import Path
 
@@ -205,6 +206,10 @@ def main() -> None:
             if step % cfg.get("ckpt_every", 100) == 0:
                 log.flush()
                 save()
+            # Snapshots to choose from on the dev part afterwards (the last step is not always best).
+            if cfg.get("keep_every") and step % cfg["keep_every"] == 0:
+                save()
+                shutil.copyfile(ckpt_path, run / f"step{step}.pt")
     save()
     print(f"stopped at step {step}, {wall / 60:.1f} min trained")
 
