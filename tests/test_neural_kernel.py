@@ -138,3 +138,14 @@ def test_runtime_does_not_import_torch() -> None:
         "assert 'torch' not in sys.modules, 'torch imported'"
     )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
+
+
+def test_card_latency_is_what_the_engine_delivers() -> None:
+    import rtaudio
+
+    card = json.loads(DEFAULT_MODEL.with_suffix(".json").read_text())
+    for pair, ms in card["latency_ms_by_pair"].items():
+        i, o = map(int, pair.split("->"))
+        p = rtaudio.open("upsample", None, rate=i, out_rate=o)
+        assert abs(1000 * p.latency_samples / p.out_rate - ms) < 0.1, pair
+    assert card["latency_ms"] == card["latency_ms_by_pair"]["16000->48000"] <= 100.0  # live use
