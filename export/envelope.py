@@ -21,7 +21,7 @@ from rich.progress import Progress
 from scipy import signal
 
 from export.data import DATA_DIR, METHODS, MODEL_RATE, degrade, sinc_up
-from rtaudio.tasks.envelope import EnvelopeMap, _frames, band_log_energy
+from rtaudio.tasks.envelope import EnvelopeMap, band_log_energy, stft_frames
 
 RATES = (8000, 16000, 24000)
 
@@ -43,8 +43,8 @@ def training_frames(
             x = signal.sosfiltfilt(signal.butter(10, edge, fs=MODEL_RATE, output="sos"), x)
         low = degrade(x, in_rate, str(rng.choice(METHODS)), rng)
         cond = sinc_up(low, in_rate, MODEL_RATE)[: len(x)]
-        conds.append(_frames(cond, 0, 0)[0])
-        refs.append(_frames(x[: len(cond)], 0, 0)[0])
+        conds.append(stft_frames(cond, 0, 0)[0])
+        refs.append(stft_frames(x[: len(cond)], 0, 0)[0])
     return np.concatenate(conds), np.concatenate(refs)
 
 
@@ -56,9 +56,9 @@ def fit(
     cond, ref = training_frames(audio, in_rate, crops, 2.0, rng, 0.15)
     probe = EnvelopeMap(in_rate, past, future, np.zeros((1, 1)), quadratic)
     # Context frames must come from one crop: features are built per crop-length block.
-    per_crop = len(_frames(np.zeros(int(2.0 * MODEL_RATE)), 0, 0)[0])
+    per_crop = len(stft_frames(np.zeros(int(2.0 * MODEL_RATE)), 0, 0)[0])
     feats = np.concatenate([probe.features(cond[k : k + per_crop]) for k in range(0, len(cond), per_crop)])
-    target = band_log_energy(ref, probe.out_bands())
+    target = band_log_energy(ref, probe.out_bands)
     gram = feats.T @ feats + ridge * len(feats) * np.eye(feats.shape[1])
     weights = np.linalg.solve(gram, feats.T @ target)
     rms = float(np.sqrt(np.mean((feats @ weights - target) ** 2)))

@@ -15,7 +15,7 @@ def constant_map(in_rate: int, level_log10: float, quadratic: bool = False) -> E
     """A map that predicts the same log energy for every output band, whatever the input."""
     probe = EnvelopeMap(in_rate, 0, 0, np.zeros((1, 1)), quadratic)
     n_feat = probe.features(np.zeros((1, N_FFT // 2 + 1), complex)).shape[1]
-    n_out = int(probe.out_bands().max()) + 1
+    n_out = int(probe.out_bands.max()) + 1
     weights = np.zeros((n_feat, n_out))
     weights[-1] = level_log10  # the bias feature
     return EnvelopeMap(in_rate, 0, 0, weights, quadratic)
@@ -25,7 +25,7 @@ def fitted_like_map(in_rate: int, rng: np.random.Generator) -> EnvelopeMap:
     """Random weights with context on both sides: exercises every code path of the features."""
     probe = EnvelopeMap(in_rate, 2, 1, np.zeros((1, 1)), True)
     n_feat = probe.features(np.zeros((1, N_FFT // 2 + 1), complex)).shape[1]
-    n_out = int(probe.out_bands().max()) + 1
+    n_out = int(probe.out_bands.max()) + 1
     return EnvelopeMap(in_rate, 2, 1, 0.05 * rng.standard_normal((n_feat, n_out)), True)
 
 
@@ -52,7 +52,7 @@ def test_bands_are_scaled_to_the_predicted_level() -> None:
     band = np.fft.irfft(white, n).astype(np.float32)  # every band far too loud
     out = shape(np.zeros(n, np.float32), band, 0, emap)
     frames = np.lib.stride_tricks.sliding_window_view(out[N_FFT:-N_FFT], N_FFT)[::HOP] * np.hanning(N_FFT + 1)[:-1]
-    level = band_log_energy(np.fft.rfft(frames, axis=1), emap.out_bands())[:, 1:-1]  # edge bands leak
+    level = band_log_energy(np.fft.rfft(frames, axis=1), emap.out_bands)[:, 1:-1]  # edge bands leak
     # every band of every frame within 1.5 dB of the target (frame-to-frame leakage between
     # overlapping frames makes it approximate, not exact)
     assert np.abs(np.median(level, axis=0) + 3.0).max() < 0.15

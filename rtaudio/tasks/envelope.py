@@ -16,6 +16,7 @@ the whole signal would. The regression maps are fitted by ``export/envelope.py``
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -56,15 +57,17 @@ class EnvelopeMap:
     def cutoff(self) -> float:
         return self.in_rate / 2
 
+    @cached_property
     def in_bands(self) -> np.ndarray:
         return _band_index(0.0, self.cutoff)
 
+    @cached_property
     def out_bands(self) -> np.ndarray:
         return _band_index(self.cutoff, MODEL_RATE / 2 + 1)
 
     def features(self, cond_spec: np.ndarray) -> np.ndarray:
         """(frames, n_features + 1) regression inputs from the STFT of the input band."""
-        low = band_log_energy(cond_spec, self.in_bands())
+        low = band_log_energy(cond_spec, self.in_bands)
         n = len(low)
         padded = np.pad(low, ((self.past, self.future), (0, 0)), mode="edge")
         ctx = [padded[k : k + n] for k in range(self.past + self.future + 1)]
@@ -79,12 +82,11 @@ class EnvelopeMap:
 
 def band_log_energy(spec: np.ndarray, bands: np.ndarray) -> np.ndarray:
     """log10 mean bin power per band: spec (frames, bins) complex, bands from :func:`_band_index`."""
-    power = np.abs(spec) ** 2
-    n = int(bands.max()) + 1
-    out = np.empty((spec.shape[0], n))
-    for b in range(n):
-        out[:, b] = power[:, bands == b].mean(axis=1)
-    return np.log10(out + FLOOR)
+    inside = bands >= 0
+    members = np.zeros((int(inside.sum()), int(bands.max()) + 1))
+    members[np.arange(len(members)), bands[inside]] = 1.0
+    members /= members.sum(axis=0)
+    return np.log10((np.abs(spec[:, inside]) ** 2) @ members + FLOOR)
 
 
 def margin_samples(emap: EnvelopeMap) -> int:
@@ -96,7 +98,7 @@ def margin_samples(emap: EnvelopeMap) -> int:
     return N_FFT + HOP * max(emap.past, emap.future)
 
 
-def _frames(x: np.ndarray, start48: int, pad: int) -> tuple[np.ndarray, int]:
+def stft_frames(x: np.ndarray, start48: int, pad: int) -> tuple[np.ndarray, int]:
     """STFT frames of ``x`` (zero-padded by ``pad``) on the absolute HOP grid; returns the spectra
     and the offset of the padded signal's first sample relative to ``x[0]``."""
     lead = pad + (start48 - pad) % HOP  # padded start lands on the absolute grid
@@ -114,21 +116,22 @@ def shape(cond: np.ndarray, band: np.ndarray, start48: int, emap: EnvelopeMap) -
     Samples within :func:`margin_samples` of either end depend on audio outside the arrays.
     """
     pad = margin_samples(emap)
-    cond_spec, lead = _frames(np.asarray(cond, np.float64), start48, pad)
-    band_spec, _ = _frames(np.asarray(band, np.float64), start48, pad)
+    cond_spec, lead = stft_frames(np.asarray(cond, np.float64), start48, pad)
+    band_spec, _ = stft_frames(np.asarray(band, np.float64), start48, pad)
     target = emap.predict(cond_spec)
-    have = band_log_energy(band_spec, emap.out_bands())
+    out_bands = emap.out_bands
+    have = band_log_energy(band_spec, out_bands)
     gain = np.minimum(10 ** (0.5 * (target - have)), MAX_GAIN)
-    out_bands = emap.out_bands()
     per_bin = np.ones((len(gain), len(_FREQS)))
     sel = out_bands >= 0
     per_bin[:, sel] = gain[:, out_bands[sel]]
     frames = np.fft.irfft(band_spec * per_bin, N_FFT, axis=1) * _WINDOW
-    total = (len(frames) - 1) * HOP + N_FFT
-    acc = np.zeros(total)
-    for k in range(len(frames)):  # overlap-add (4 frames per sample; Hann^2 sums to 1.5)
-        acc[k * HOP : k * HOP + N_FFT] += frames[k]
-    acc /= np.sum(_WINDOW**2) / HOP
+    # Overlap-add: N_FFT is 4 hops, so each quarter of every frame lands on consecutive hops.
+    k = len(frames)
+    acc = np.zeros((k + N_FFT // HOP - 1) * HOP)
+    for q in range(N_FFT // HOP):
+        acc[q * HOP : (q + k) * HOP] += frames[:, q * HOP : (q + 1) * HOP].reshape(-1)
+    acc /= np.sum(_WINDOW**2) / HOP  # Hann^2 over 4 hops sums to 1.5
     return acc[lead : lead + len(band)].astype(np.float32)
 
 
