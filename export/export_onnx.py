@@ -146,7 +146,7 @@ def main() -> None:
         margins = {rate: envelope_filter.margin_samples(m) for rate, m in maps.items()}
     card["context_in"] = {f"{i}->{o}": context_for(card, i, o, margins.get(i, 0)) for i, o in RATE_PAIRS}
     # Right context is the engine's lookahead: the model's share of algorithmic latency.
-    card["context_ms"] = {f"{k}": round(1000 * v / int(k.split("->")[0]), 1) for k, v in card["context_in"].items()}
+    card["context_ms"] = {k: round(1000 * v / int(k.split("->")[0]), 1) for k, v in card["context_in"].items()}
     if a.rtf:
         card["rtf"] = json.loads(a.rtf.read_text())
     if a.eval:

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 
 def run_arguments(description: str | None) -> argparse.ArgumentParser:
@@ -48,6 +49,18 @@ def fresh_start(args: argparse.Namespace, net: torch.nn.Module, log_path: Path) 
         print(f"initialised from {args.init}")
     if log_path.exists():
         log_path.unlink()
+
+
+def training_progress() -> Progress:
+    """The trainers' progress bar: step n/N, bar, elapsed, and a per-step ``info`` field."""
+    return Progress(
+        TextColumn("step"),
+        MofNCompleteColumn(),
+        BarColumn(),
+        TimeElapsedColumn(),
+        TextColumn("{task.fields[info]}"),
+        refresh_per_second=1,
+    )
 
 
 def save_checkpoint(state: dict, path: Path) -> None:

@@ -18,17 +18,10 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TextColumn,
-    TimeElapsedColumn,
-)
 
 from export.data import DATA_DIR, Sampler
 from export.models import SIGMA_PURE, BandNet, build, config_dict, highpass
-from export.run_setup import fresh_start, run_arguments, save_checkpoint, start_run
+from export.run_setup import fresh_start, run_arguments, save_checkpoint, start_run, training_progress
 
 
 def stft_mag(x: torch.Tensor, n_fft: int) -> torch.Tensor:
@@ -146,14 +139,7 @@ def main() -> None:
     p_refine = cfg.get("p_refine", 0.4)
     budget_min = a.max_minutes or math.inf
     deadline = time.time() + (a.max_minutes * 60 - wall) if a.max_minutes else math.inf
-    cols = [
-        TextColumn("step"),
-        MofNCompleteColumn(),
-        BarColumn(),
-        TimeElapsedColumn(),
-        TextColumn("{task.fields[info]}"),
-    ]
-    with Progress(*cols, refresh_per_second=1) as prog, log_path.open("a") as log:
+    with training_progress() as prog, log_path.open("a") as log:
         task = prog.add_task("train", total=total, completed=step, info="")
         while step < total and time.time() < deadline:
             t0 = time.time()

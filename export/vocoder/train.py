@@ -25,9 +25,8 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from export.run_setup import fresh_start, run_arguments, save_checkpoint, start_run
+from export.run_setup import fresh_start, run_arguments, save_checkpoint, start_run, training_progress
 from export.train import mrstft_loss
 from export.vocoder.data import Crops, train_audio
 from export.vocoder.mel import LogMel
@@ -169,14 +168,7 @@ def main() -> None:
     limited = a.max_minutes is not None  # --max-minutes 0 writes an untrained checkpoint (for timing)
     budget_min = max(a.max_minutes, 1e-9) if limited else math.inf
     deadline = time.time() + (a.max_minutes * 60 - wall) if limited else math.inf
-    cols = [
-        TextColumn("step"),
-        MofNCompleteColumn(),
-        BarColumn(),
-        TimeElapsedColumn(),
-        TextColumn("{task.fields[info]}"),
-    ]
-    with Progress(*cols, refresh_per_second=1) as prog, log_path.open("a") as log:
+    with training_progress() as prog, log_path.open("a") as log:
         task = prog.add_task("train", total=total, completed=step, info="")
         while step < total and time.time() < deadline:
             t0 = time.time()
