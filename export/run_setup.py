@@ -45,10 +45,35 @@ def start_run(args: argparse.Namespace) -> tuple[dict, Path, int]:
 def fresh_start(args: argparse.Namespace, net: torch.nn.Module, log_path: Path) -> None:
     """A run that does not resume: take ``--init``'s weights if given, and start a new log."""
     if args.init:
-        net.load_state_dict(torch.load(args.init, weights_only=False)["model"])
+        load_weights(net, torch.load(args.init, weights_only=False)["model"])
         print(f"initialised from {args.init}")
     if log_path.exists():
         log_path.unlink()
+
+
+def load_weights(net: torch.nn.Module, state: dict) -> None:
+    """Copy ``state`` into ``net`` where it fits, for fine-tuning a changed architecture.
+
+    Same-shape tensors are copied; a tensor that grew along its first axis (an output head
+    given more channels) keeps the old rows and leaves the new ones at their initialisation;
+    anything else is left initialised. What was not copied whole is printed.
+    """
+    own = net.state_dict()
+    partial = []
+    for key, old in state.items():
+        new = own.get(key)
+        if new is None:
+            continue
+        if new.shape == old.shape:
+            new.copy_(old)
+        elif new.dim() == old.dim() and new.shape[1:] == old.shape[1:] and new.shape[0] > old.shape[0]:
+            new[: old.shape[0]].copy_(old)
+            partial.append(f"{key} (first {old.shape[0]} of {new.shape[0]})")
+        else:
+            partial.append(f"{key} (new)")
+    partial += [f"{key} (new)" for key in own if key not in state]
+    if partial:
+        print("initialised, not copied whole: " + ", ".join(partial))
 
 
 def training_progress() -> Progress:

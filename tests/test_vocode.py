@@ -95,6 +95,47 @@ def test_stft_round_trip_and_griffin_lim_converges(speech_24k):
     )
 
 
+def test_exportable_angle_equals_atan2_everywhere_including_the_negative_real_axis():
+    torch = pytest.importorskip("torch")
+    from export.vocoder.models import angle
+
+    rng = np.random.default_rng(0)
+    re, im = (torch.from_numpy(rng.normal(0, 3, 10_000)) for _ in range(2))
+    # the awkward points: on the axes, both signs, and tiny magnitudes
+    re = torch.cat([re, torch.tensor([-1.0, -1.0, -1e-3, 1.0, 0.0, 0.0, -5.0])]).double()
+    im = torch.cat([im, torch.tensor([1e-9, -1e-9, 1e-3, 0.0, 1.0, -1.0, 0.0])]).double()
+    got, ref = angle(im, re), torch.atan2(im, re)
+    wrapped = torch.remainder(got - ref + np.pi, 2 * np.pi) - np.pi  # +pi and -pi are the same angle
+    assert wrapped.abs().max().item() < 1e-6
+
+
+def test_complex_loss_sees_phase_and_is_zero_only_for_the_target():
+    torch = pytest.importorskip("torch")
+    from export.vocoder.train import complex_loss
+
+    rng = np.random.default_rng(1)
+    target = torch.from_numpy(rng.normal(size=(2, 50, 601)) + 1j * rng.normal(size=(2, 50, 601)))
+    assert complex_loss(target, target).item() == 0.0
+    rotated = target * torch.exp(1j * torch.tensor(0.5, dtype=torch.float64))
+    assert complex_loss(rotated, target).item() > 0.1  # same magnitudes, other phase: penalised
+    quieter = target * 0.5
+    assert complex_loss(quieter, target).item() > 0.1
+
+
+def test_fine_tuning_init_keeps_old_weights_and_grown_head_rows():
+    torch = pytest.importorskip("torch")
+    from export.run_setup import load_weights
+    from export.vocoder.models import FramePredictor, PredictorConfig
+
+    old = FramePredictor(PredictorConfig(channels=16, blocks=1))
+    new = FramePredictor(PredictorConfig(channels=16, blocks=1, phase_head="atan2"))
+    fresh_rows = new.head.weight[2 * new.bins :].detach().clone()
+    load_weights(new, old.state_dict())
+    assert torch.equal(new.inp.weight, old.inp.weight)
+    assert torch.equal(new.head.weight[: 2 * old.bins], old.head.weight)  # log magnitude + first phase rows kept
+    assert torch.equal(new.head.weight[2 * new.bins :], fresh_rows)  # the new rows keep their initialisation
+
+
 # -- export --------------------------------------------------------------------------------------
 
 
@@ -106,7 +147,7 @@ def test_onnx_export_matches_torch_with_half_weights(tmp_path):
     small = WaveGradConfig(pre_channels=32, up_channels=(32, 32, 16, 8, 8), down_channels=(8, 8, 8, 16, 32))
     net = Vocoder(
         VocoderConfig(
-            predictor=PredictorConfig(channels=32, blocks=2),
+            predictor=PredictorConfig(channels=32, blocks=2, phase_head="atan2"),
             wavegrad=WaveGradConfig(**{**small.__dict__, "in_channels": 2}),
         )
     ).eval()

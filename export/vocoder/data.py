@@ -1,7 +1,8 @@
 """The vocoder's view of the starter corpus (export/data.py's split, resampled to 24 kHz).
 
 The 48 kHz training array is resampled once and cached under ``data/vocoder/``; held-out
-files are the upsampler's (languages de, pt_BR, uk), so both tasks report on the same speech.
+files are the upsampler's (languages de, pt_BR, uk) with its dev/test split, so both tasks
+tune and report on the same speech.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import numpy as np
 import soxr
 
 from export.data import DATA_DIR, MODEL_RATE, load_audio
+from export.evaluate import heldout_files
 
 CACHE_DIR = Path("data/vocoder")
 
@@ -28,13 +30,12 @@ def train_audio(corpus: str, rate: int) -> np.ndarray:
     return np.load(cache, mmap_mode="r")
 
 
-def heldout_files(corpus: str = "klettres") -> list[Path]:
-    return sorted((DATA_DIR / corpus / "heldout").glob("*.wav"))
-
-
-def heldout_set(rate: int, count: int, corpus: str = "klettres", min_seconds: float = 0.5) -> dict[str, np.ndarray]:
-    """``count`` held-out files spread evenly over the sorted list (all three languages)."""
-    files = [p for p in heldout_files(corpus)]
+def heldout_set(
+    rate: int, count: int, corpus: str = "klettres", min_seconds: float = 0.5, part: str = "test"
+) -> dict[str, np.ndarray]:
+    """``count`` files of the held-out ``part`` (``dev`` for tuning, ``test`` for reporting; the
+    upsampler's split), spread evenly over the sorted list so all three languages appear."""
+    files = heldout_files(corpus, part)
     picked = [files[i] for i in np.linspace(0, len(files) - 1, min(count, len(files))).round().astype(int)]
     out = {}
     for p in picked:

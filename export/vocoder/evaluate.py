@@ -129,7 +129,8 @@ def main() -> None:
     ap.add_argument("model", type=Path)
     ap.add_argument("--out", type=Path, required=True)
     ap.add_argument("--steps", type=int, nargs="+", default=[0, 2, 4, 6, 8])
-    ap.add_argument("--files", type=int, default=30, help="held-out files (spread over de, pt_BR, uk)")
+    ap.add_argument("--files", type=int, default=40, help="held-out files (spread over de, pt_BR, uk)")
+    ap.add_argument("--part", choices=("dev", "test"), default="test", help="held-out part (dev: for tuning)")
     ap.add_argument("--faithful", type=Path, help="paper-size WaveGrad .onnx, timed for speed only")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--rtf-seconds", type=float, default=10.0)
@@ -141,9 +142,10 @@ def main() -> None:
     a = ap.parse_args()
     card = json.loads(a.model.with_suffix(".json").read_text())
     rate = int(card["sample_rate"])
-    clips = heldout_set(rate, a.files)
+    clips = heldout_set(rate, a.files, part=a.part)
     result: dict = {
-        "heldout": f"{len(clips)} files, {sum(map(len, clips.values())) / rate:.1f} s of klettres de/pt_BR/uk",
+        "heldout": f"{len(clips)} files, {sum(map(len, clips.values())) / rate:.1f} s of klettres de/pt_BR/uk "
+        f"({a.part} part)",
         "by_steps": [],
     }
     result["baseline"] = baseline_quality(clips, MelSpec(**card["mel"]))

@@ -152,7 +152,18 @@ def parity(net: Vocoder, path: Path) -> float:
     return worst
 
 
-def write_card(path: Path, ck: dict, extra: dict) -> dict:
+def stage_record(checkpoint: Path) -> dict:
+    """One training stage as the card records it: where it ran, its config, steps and minutes."""
+    ck = torch.load(checkpoint, map_location="cpu", weights_only=False)
+    return {
+        "checkpoint": str(checkpoint),
+        "config": ck["train_config"],
+        "steps": int(ck["step"]),
+        "wall_minutes": round(ck["wall_seconds"] / 60, 1),
+    }
+
+
+def write_card(path: Path, ck: dict, extra: dict, stages: list[dict] | None = None) -> dict:
     """The card beside ``path``: architecture, mel format, schedules, training record, sha256."""
     cfg = ck["train_config"]
     mcfg = ck["model_config"]
@@ -183,10 +194,10 @@ def write_card(path: Path, ck: dict, extra: dict) -> dict:
         "training": {
             "data": "klettres-data speech (train languages), 24 kHz; held-out languages de, pt_BR, uk",
             "config": cfg,
-            "command": ck.get("command", ""),
             "steps": int(ck["step"]),
             "wall_minutes": round(ck["wall_seconds"] / 60, 1),
             "hardware": "2 CPU cores (shared), torch 2.13 CPU",
+            **({"stages": stages} if stages else {}),
         },
         **extra,
     }
@@ -207,6 +218,8 @@ def main() -> None:
     ap.add_argument("--synthesis-context-frames", type=int, default=8, help="the part Griffin-Lim and the refiner need")
     ap.add_argument("--default", action="store_true", help="mark as the task's default model")
     ap.add_argument("--phase-iters", type=int, default=None, help="Griffin-Lim iterations (default: training's)")
+    ap.add_argument("--stages", type=Path, nargs="+", help="earlier fine-tuning stages' checkpoints, oldest first")
+    ap.add_argument("--card-extra", type=Path, help="JSON merged into the card (recipe commands, limitations, ...)")
     a = ap.parse_args()
     net, ck = load_checkpoint(a.checkpoint)
     a.out.parent.mkdir(parents=True, exist_ok=True)
@@ -245,7 +258,10 @@ def main() -> None:
         "parity_max_abs_diff": diff,
         "quality": quality,
     }
-    write_card(a.out, ck, extra)
+    if a.card_extra:
+        extra |= json.loads(a.card_extra.read_text())
+    stages = [stage_record(p) for p in a.stages or []]
+    write_card(a.out, ck, extra, stages + [stage_record(a.checkpoint)] if stages else None)
     print(f"wrote {a.out} ({a.out.stat().st_size / 1e6:.2f} MB) and its card")
 
 

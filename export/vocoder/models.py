@@ -46,6 +46,9 @@ class PredictorConfig:
     kernel: int = 7
     expand: int = 3
     hop: int = 300
+    #: "scalar": one raw output per bin is the phase; "atan2": two outputs per bin (a pseudo real
+    #: and imaginary part) whose angle is the phase, which has no wrap-around to learn across
+    phase_head: str = "scalar"
 
 
 @dataclass
@@ -221,6 +224,19 @@ def synthesis_basis(n_fft: int) -> torch.Tensor:
     return torch.cat([torch.cos(arg) * scale, -torch.sin(arg) * scale]).float()
 
 
+def angle(im: torch.Tensor, re: torch.Tensor) -> torch.Tensor:
+    """``atan2(im, re)`` in [-pi, pi], written with ``atan`` so every ONNX runtime has it.
+
+    Half-angle identities, each used where it is well conditioned: 2 atan(y / (r + x)) for
+    x >= 0, and +-pi - 2 atan(y / (r - x)) for x < 0 (the sign of y picks the side; y = 0 gives pi).
+    """
+    radius = torch.sqrt(re * re + im * im)
+    right = 2.0 * torch.atan(im / (radius + re + 1e-20))
+    side = torch.where(im >= 0, torch.full_like(im, math.pi), torch.full_like(im, -math.pi))
+    left = side - 2.0 * torch.atan(im / (radius - re + 1e-20))
+    return torch.where(re >= 0, right, left)
+
+
 class FramePredictor(nn.Module):
     """Mel ``(B, n_mels, F)`` -> waveform ``(B, 1, F * hop)`` in one pass (log magnitude + phase per frame)."""
 
@@ -232,7 +248,10 @@ class FramePredictor(nn.Module):
         self.inp = nn.Conv1d(cfg.n_mels, cfg.channels, cfg.kernel, padding=cfg.kernel // 2)
         self.blocks = nn.Sequential(*[_ConvNeXt(cfg.channels, cfg.kernel, cfg.expand) for _ in range(cfg.blocks)])
         self.norm = _ChannelNorm(cfg.channels)
-        self.head = nn.Conv1d(cfg.channels, 2 * self.bins, 1)
+        if cfg.phase_head not in ("scalar", "atan2"):
+            raise ValueError(f"unknown phase_head {cfg.phase_head!r}")
+        phase_outputs = 2 if cfg.phase_head == "atan2" else 1
+        self.head = nn.Conv1d(cfg.channels, (1 + phase_outputs) * self.bins, 1)
         self.register_buffer("basis", synthesis_basis(self.n_fft))
         # The log magnitude is predicted as a correction to the mel filters' pseudo-inverse, so
         # training starts from a sensible spectral envelope (fail safe, fast to learn).
@@ -247,7 +266,10 @@ class FramePredictor(nn.Module):
         """
         h = self.head(self.norm(self.blocks(self.inp(mel))))
         envelope = torch.log((self.mel_inverse @ torch.exp(mel)).clamp_min(1e-5))
-        return (envelope + h[:, : self.bins]).clamp(max=6.0), h[:, self.bins :]
+        logmag = (envelope + h[:, : self.bins]).clamp(max=6.0)
+        if self.cfg.phase_head == "scalar":
+            return logmag, h[:, self.bins :]
+        return logmag, angle(h[:, 2 * self.bins :], h[:, self.bins : 2 * self.bins])
 
     def synthesize(self, logmag: torch.Tensor, phase: torch.Tensor) -> torch.Tensor:
         """Windowed inverse DFT of each frame and 4x overlap-add: ``(B, 1, F * hop)``.

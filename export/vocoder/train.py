@@ -3,12 +3,17 @@
 Two objectives, one loop:
 
 - the predictor (when the config has one) learns mel -> waveform in one pass: log-mel L1,
-  multi-resolution STFT loss, L1 on the per-frame log magnitude (``mag_weight``) and
-  anti-wrapped phase-derivative losses (``phase_weight``);
+  multi-resolution STFT loss, L1 on the per-frame log magnitude (``mag_weight``),
+  anti-wrapped phase-derivative losses (``phase_weight``), L1 on compressed complex spectra
+  against the target (``complex_weight``) and against the STFT of its own synthesis
+  (``consistency_weight``: spectra an STFT can actually have, which Griffin-Lim needs);
+  with ``adversarial`` also least-squares GAN and feature-matching losses from period and
+  spectrogram critics (:mod:`export.vocoder.discriminators`), which reward one coherent phase;
 - the WaveGrad network learns WaveGrad's objective (L1 on the noise, continuous noise level
   sqrt(alpha_bar) drawn between neighbouring steps of beta = linspace(1e-6, 0.01, 1000)) on
   the predictor's scaled residual, from ``refiner_start`` on, every ``refine_every`` steps.
-  Without a predictor the residual is the waveform itself: the paper's setup.
+  Without a predictor the residual is the waveform itself: the paper's setup. With
+  ``freeze_predictor`` only the refiner trains (a refiner for a finished predictor).
 
 Checkpoints (``runs/NAME/last.pt``) are atomic; ``--resume`` continues a run (steps, wall
 time, optimiser and RNG states); ``--max-minutes`` stops it with a checkpoint.
@@ -29,6 +34,7 @@ import torch.nn.functional as F
 from export.run_setup import fresh_start, run_arguments, save_checkpoint, start_run, training_progress
 from export.train import mrstft_loss
 from export.vocoder.data import Crops, train_audio
+from export.vocoder.discriminators import Critics, critic_loss, generator_losses
 from export.vocoder.mel import LogMel
 from export.vocoder.models import Vocoder, VocoderConfig, count_params
 from rtaudio.tasks.mel import MelSpec
@@ -68,6 +74,20 @@ def phase_loss(phase: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     return (ip + gd + iaf) / 3
 
 
+def compressed(spec: torch.Tensor, power: float = 0.3) -> torch.Tensor:
+    """Complex spectrum with its magnitude raised to ``power``: quiet bins keep a say."""
+    return spec * spec.abs().clamp_min(1e-8) ** (power - 1.0)
+
+
+def complex_loss(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """L1 between power-law compressed complex spectra: phase errors count, weighted by loudness.
+
+    The anti-wrapped losses treat every bin alike; this one is what a listener's ear does with
+    the phase of the bins that are actually heard.
+    """
+    return (compressed(pred) - compressed(target)).abs().mean()
+
+
 def save_plot(log_path: Path, png: Path) -> None:
     import matplotlib
 
@@ -76,7 +96,7 @@ def save_plot(log_path: Path, png: Path) -> None:
 
     rows = [json.loads(line) for line in log_path.read_text().splitlines() if line.strip()]
     fig, ax = plt.subplots(figsize=(7, 4))
-    for key in ("mel_l1", "mrstft", "phase", "mag", "noise_l1"):
+    for key in ("mel_l1", "mrstft", "phase", "mag", "complex", "consistency", "adv", "fm", "critic", "noise_l1"):
         pts = [(r["step"], r[key]) for r in rows if key in r]
         if len(pts) < 2:
             continue
@@ -109,10 +129,17 @@ def main() -> None:
     net = Vocoder(mcfg, spec)
     logmel = LogMel(spec)
     opts = {}
-    if net.predictor is not None:
+    # a refiner trained for a finished predictor leaves the predictor's weights as they are
+    train_predictor = net.predictor is not None and not cfg.get("freeze_predictor", False)
+    if train_predictor:
         opts["predictor"] = torch.optim.AdamW(net.predictor.parameters(), lr=cfg["lr"], betas=(0.8, 0.99))
     if net.wavegrad is not None:
         opts["wavegrad"] = torch.optim.AdamW(net.wavegrad.parameters(), lr=cfg["refiner_lr"], betas=(0.9, 0.999))
+    adversarial = cfg.get("adversarial")  # {"lr", "adv_weight", "fm_weight"}: critics judge the predictor
+    critics = Critics() if adversarial and train_predictor else None
+    if critics is not None:
+        opts["critics"] = torch.optim.AdamW(critics.parameters(), lr=adversarial["lr"], betas=(0.8, 0.99))
+    base_lr = {"predictor": cfg["lr"], "wavegrad": cfg.get("refiner_lr"), "critics": (adversarial or {}).get("lr")}
     crops = Crops(train_audio(cfg.get("corpus", "klettres"), spec.sample_rate), seed)
     step, wall = 0, 0.0
     if a.resume and ckpt_path.exists():
@@ -120,6 +147,8 @@ def main() -> None:
         net.load_state_dict(ck["model"])
         for k, o in opts.items():
             o.load_state_dict(ck["opt"][k])
+        if critics is not None:
+            critics.load_state_dict(ck["critics"])
         step, wall = ck["step"], ck["wall_seconds"]
         crops.rng.bit_generator.state = ck["crops_rng"]
         torch.set_rng_state(ck["torch_rng"])
@@ -142,6 +171,7 @@ def main() -> None:
         save_checkpoint(
             {
                 "model": net.state_dict(),
+                "critics": critics.state_dict() if critics is not None else None,
                 "opt": {k: o.state_dict() for k, o in opts.items()},
                 "step": step,
                 "wall_seconds": wall,
@@ -174,10 +204,9 @@ def main() -> None:
             t0 = time.time()
             rec: dict = {"step": step + 1}
             for name, o in opts.items():
-                base = cfg["lr"] if name == "predictor" else cfg["refiner_lr"]
                 for g in o.param_groups:
-                    g["lr"] = base * lr_scale(step)
-            if net.predictor is not None:
+                    g["lr"] = base_lr[name] * lr_scale(step)
+            if train_predictor:
                 y = torch.from_numpy(crops.batch(cfg["batch"], cfg["segment"]))
                 with torch.no_grad():
                     spec_y = logmel.stft(y)
@@ -189,13 +218,35 @@ def main() -> None:
                 l_phase = phase_loss(phase, spec_y.angle().transpose(1, 2))
                 target_mag = torch.log((spec_y.abs() / PREDICTOR_GAIN).clamp_min(1e-5)).transpose(1, 2)
                 l_mag = F.l1_loss(logmag, target_mag)
+                # the predicted STFT (bins, frames), the target's, and what the synthesis really made
+                pred_spec = torch.polar(torch.exp(logmag), phase).transpose(1, 2) * PREDICTOR_GAIN
+                l_complex = complex_loss(pred_spec, spec_y)
+                l_consistency = complex_loss(pred_spec, logmel.stft(out))
                 loss = (
                     cfg.get("mel_weight", 1.0) * l_mel
                     + l_stft
                     + cfg.get("phase_weight", 0.0) * l_phase
                     + cfg.get("mag_weight", 0.0) * l_mag
+                    + cfg.get("complex_weight", 0.0) * l_complex
+                    + cfg.get("consistency_weight", 0.0) * l_consistency
                 )
-                rec |= {"phase": l_phase.item(), "mag": l_mag.item()}
+                if critics is not None:
+                    # the critics learn first (on a detached output), then judge the same output
+                    l_critic = critic_loss(critics(y), critics(out.detach()))
+                    opts["critics"].zero_grad(set_to_none=True)
+                    l_critic.backward()
+                    opts["critics"].step()
+                    with torch.no_grad():
+                        judged_real = critics(y)
+                    l_adv, l_fm = generator_losses(judged_real, critics(out))
+                    loss = loss + adversarial["adv_weight"] * l_adv + adversarial["fm_weight"] * l_fm
+                    rec |= {"critic": l_critic.item(), "adv": l_adv.item(), "fm": l_fm.item()}
+                rec |= {
+                    "phase": l_phase.item(),
+                    "mag": l_mag.item(),
+                    "complex": l_complex.item(),
+                    "consistency": l_consistency.item(),
+                }
                 opts["predictor"].zero_grad(set_to_none=True)
                 loss.backward()
                 rec |= {"mel_l1": l_mel.item(), "mrstft": l_stft.item()}
