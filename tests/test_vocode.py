@@ -12,8 +12,8 @@ import soxr
 from rtaudio.engine.processor import Processor, process_offline
 from rtaudio.metrics_vocode import log_mel_l1, mrstft_distance, pesq_wb
 from rtaudio.registry import build_kernel, models_dir
-from rtaudio.tasks.mel import DEFAULT, log_mel
-from rtaudio.tasks.spectral import PREDICTOR_GAIN, griffin_lim, istft, stft
+from rtaudio.tasks.mel import DEFAULT, MelSpec, log_mel, mel_filters
+from rtaudio.tasks.spectral import PREDICTOR_GAIN, MelBands, griffin_lim, istft, mel_griffin_lim, stft
 from rtaudio.tasks.vocode import AudioVocodeKernel, MelVocodeKernel
 from tests.conftest import run_cli
 
@@ -134,6 +134,58 @@ def test_fine_tuning_init_keeps_old_weights_and_grown_head_rows():
     assert torch.equal(new.inp.weight, old.inp.weight)
     assert torch.equal(new.head.weight[: 2 * old.bins], old.head.weight)  # log magnitude + first phase rows kept
     assert torch.equal(new.head.weight[2 * new.bins :], fresh_rows)  # the new rows keep their initialisation
+
+
+@pytest.mark.parametrize(
+    "spec", [DEFAULT, MelSpec(sample_rate=22050, n_fft=1024, hop=256, fmax=8000.0)], ids=["24k", "22k-fmax8k"]
+)
+def test_mel_bands_project_exactly_like_the_dense_filters(spec):
+    filters = mel_filters(spec)
+    bands = MelBands(filters)
+    rng = np.random.default_rng(0)
+    spectrum, per_band = rng.random((2, 9, filters.shape[1])), rng.random((2, 9, filters.shape[0]))
+    np.testing.assert_allclose(bands.to_mel(spectrum), spectrum @ filters.T, atol=1e-12)
+    average = (per_band @ filters) / np.maximum(filters.sum(axis=0), 1e-12)
+    np.testing.assert_allclose(bands.to_bins(per_band), average, atol=1e-12)
+
+
+def test_mel_griffin_lim_brings_the_output_mel_to_the_input_mel(speech_24k):
+    x = speech_24k[: 80 * DEFAULT.hop]
+    mel = np.exp(log_mel(x).astype(np.float64))  # (frames, n_mels), the target
+    filters = mel_filters(DEFAULT)
+    start = np.maximum(mel @ np.linalg.pinv(filters).T, 0.0)  # a smooth guess, as the predictor gives
+    phase = np.random.default_rng(0).uniform(-np.pi, np.pi, start.shape)
+
+    def mel_error(iters: int) -> float:
+        y = mel_griffin_lim(start, phase, mel, filters, DEFAULT.hop, iters)
+        return float(np.mean(np.abs(log_mel(y)[4:-4] - np.log(mel[4:-4]))))  # log-mel L1 away from the edges
+
+    assert mel_error(32) < 0.5 * mel_error(0)
+    assert mel_error(32) < mel_error(8)
+
+
+def test_random_start_phase_is_keyed_to_frame_positions():
+    voc = AudioVocodeKernel(MODEL, steps=0, threads=1).vocoder
+    whole = voc.random_phase(2, 10, 20, 601)
+    assert np.array_equal(whole[:, 5:], voc.random_phase(2, 15, 15, 601))  # a later window, same phases
+    assert not np.array_equal(whole[0], whole[1])  # channels draw their own
+    assert abs(float(np.mean(np.cos(whole)))) < 0.02 and abs(float(np.mean(np.sin(whole)))) < 0.02  # uniform
+
+
+def test_critics_judge_audio_and_their_losses_train_in_opposite_directions():
+    torch = pytest.importorskip("torch")
+    from export.vocoder.discriminators import Critics, critic_loss, generator_losses
+
+    critics = Critics(periods=(2, 3), ffts=(256,))
+    real = torch.randn(2, 4800)
+    fake = torch.zeros(2, 4800, requires_grad=True)
+    judged_real, judged_fake = critics(real), critics(fake)
+    assert len(judged_real) == 3 and all(logits.shape[0] == 2 and feats for logits, feats in judged_real)
+    d_loss = critic_loss(judged_real, judged_fake)
+    adv, fm = generator_losses(judged_real, judged_fake)
+    assert d_loss.item() > 0 and adv.item() > 0 and fm.item() > 0
+    adv.backward()
+    assert fake.grad is not None and fake.grad.abs().sum().item() > 0  # the generator gets a signal
 
 
 # -- export --------------------------------------------------------------------------------------

@@ -185,8 +185,10 @@ def write_card(path: Path, ck: dict, extra: dict, stages: list[dict] | None = No
         "inputs": "pred_mel (B, n_mels, F) -> logmag, phase (B, n_fft/2+1, F); x_t, cond (B, 1, T), "
         "mel (B, n_mels, T/hop), "
         "level (B,) = sqrt(alpha_bar) -> eps (B, 1, T)",
-        "sampler": "0 steps: the predictor's output y0 = Griffin-Lim (phase_iters iterations) from its magnitude "
-        "exp(logmag) * 0.75, starting at its phase. S steps: x ~ N(0, 1 - alpha_bar_S) (position-keyed noise), "
+        "sampler": "0 steps: the predictor's output y0 = phase retrieval (phase_iters iterations of phase_retrieval: "
+        "'mel' holds the STFT's mel to the input mel, 'griffin-lim' its magnitude to the predicted one) from the "
+        "predicted magnitude exp(logmag) * 0.75 and the phase_init phase (the predicted one, or uniform noise keyed "
+        "to frame and bin). S steps: x ~ N(0, 1 - alpha_bar_S) (position-keyed noise), "
         "WaveGrad ancestral steps with the card's betas on the residual (y - y0) * residual_scale; output "
         "y0 + x / residual_scale"
         if mcfg.get("predictor")
@@ -215,7 +217,10 @@ def main() -> None:
     ap.add_argument(
         "--context-frames", type=int, default=None, help="one-sided context (frames); default: the receptive field"
     )
-    ap.add_argument("--synthesis-context-frames", type=int, default=8, help="the part Griffin-Lim and the refiner need")
+    ap.add_argument("--synthesis-context-frames", type=int, default=8, help="the part phase retrieval needs")
+    ap.add_argument(
+        "--refiner-context-frames", type=int, default=None, help="the part the refiner needs (default: same)"
+    )
     ap.add_argument("--default", action="store_true", help="mark as the task's default model")
     ap.add_argument("--phase-iters", type=int, default=None, help="Griffin-Lim iterations (default: training's)")
     ap.add_argument("--stages", type=Path, nargs="+", help="earlier fine-tuning stages' checkpoints, oldest first")
@@ -251,8 +256,11 @@ def main() -> None:
         "schedules": sched["schedules"],
         "schedule_search": {k: v for k, v in sched.items() if k != "schedules"},
         "phase_iters": a.phase_iters if a.phase_iters is not None else int(ck["train_config"].get("phase_iters", 0)),
+        "phase_retrieval": ck["train_config"].get("phase_retrieval", "griffin-lim"),
+        "phase_init": ck["train_config"].get("phase_init", "predicted"),
         "context_frames": a.context_frames,
         "synthesis_context_frames": a.synthesis_context_frames,
+        "refiner_context_frames": a.refiner_context_frames or a.synthesis_context_frames,
         "chunk_ms": chunk_ms,
         "crossfade_ms": crossfade_ms,
         "parity_max_abs_diff": diff,

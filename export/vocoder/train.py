@@ -38,7 +38,8 @@ from export.vocoder.discriminators import Critics, critic_loss, generator_losses
 from export.vocoder.mel import LogMel
 from export.vocoder.models import Vocoder, VocoderConfig, count_params
 from rtaudio.tasks.mel import MelSpec
-from rtaudio.tasks.spectral import PREDICTOR_GAIN, griffin_lim
+from rtaudio.tasks.spectral import PREDICTOR_GAIN
+from rtaudio.tasks.vocode import predicted_waveform
 
 TRAIN_BETAS = (1e-6, 0.01, 1000)  # WaveGrad's training schedule: linspace(start, stop, n)
 
@@ -165,7 +166,8 @@ def main() -> None:
     levels = train_levels()
     scale = mcfg.residual_scale
     phase_iters = int(cfg.get("phase_iters", 0))
-    hop = spec.hop
+    phase_retrieval = cfg.get("phase_retrieval", "griffin-lim")  # how the runtime turns predictions into y0
+    phase_init = cfg.get("phase_init", "predicted")
 
     def save() -> None:
         save_checkpoint(
@@ -260,7 +262,12 @@ def main() -> None:
                     mel = logmel(y[:, 0])
                     if net.predictor is not None and phase_iters:  # exactly what the runtime hands the refiner
                         lm, ph = (t.transpose(1, 2).double().numpy() for t in net.predictor.spectrum(mel))
-                        y0 = torch.from_numpy(griffin_lim(np.exp(lm) * PREDICTOR_GAIN, ph, hop, phase_iters))[:, None]
+                        if phase_init == "random":
+                            ph = np.random.default_rng(step).uniform(-np.pi, np.pi, ph.shape)
+                        wave = predicted_waveform(
+                            np.exp(lm) * PREDICTOR_GAIN, ph, mel.numpy(), spec, phase_iters, phase_retrieval
+                        )
+                        y0 = torch.from_numpy(wave)[:, None]
                     else:
                         y0 = net.predict(mel)
                 lev = sample_levels(levels, n)[:, None, None]

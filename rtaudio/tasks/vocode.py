@@ -8,10 +8,13 @@ Two ways in, one synthesis:
 - :class:`MelVocodeKernel`: mel frames (channels = ``n_mels`` at the frame rate, e.g. from a
   ``.npy`` written by a TTS front end) -> one waveform channel.
 
-Synthesis runs the shipped network's one-shot predictor (per-frame log magnitude and phase,
-turned into a waveform by :func:`rtaudio.tasks.spectral.griffin_lim` with the card's
-``phase_iters`` iterations started from the predicted phase), then ``steps`` WaveGrad refiner
-steps on its scaled residual (``steps = 0``: the predictor alone). Diffusion noise is keyed
+Synthesis runs the shipped network's one-shot predictor (per-frame log magnitude and phase),
+turns it into a waveform with the card's ``phase_retrieval`` (``"mel"``:
+:func:`rtaudio.tasks.spectral.mel_griffin_lim`, which holds the result to the input mel;
+``"griffin-lim"``: to the predicted magnitude) over ``phase_iters`` iterations, started from
+the card's ``phase_init`` (the predicted phase, or a random phase keyed to frame positions),
+then runs ``steps`` WaveGrad refiner steps on its scaled residual (``steps = 0``: the
+predictor alone). Diffusion noise is keyed
 to absolute output-sample positions (:func:`rtaudio.engine.noise.position_noise`), so
 overlapping chunks denoise the same realisation and streamed output converges to offline.
 
@@ -29,17 +32,35 @@ import numpy as np
 
 from rtaudio.backends import BackendUnavailable
 from rtaudio.engine.noise import position_noise
-from rtaudio.tasks.mel import MelSpec, log_mel
-from rtaudio.tasks.spectral import PREDICTOR_GAIN, griffin_lim
+from rtaudio.tasks.mel import MelSpec, log_mel, mel_filters
+from rtaudio.tasks.spectral import PREDICTOR_GAIN, griffin_lim, mel_griffin_lim
 
-#: Streams of position_noise used by the sampler: channel * 64 + k, k = 0 start state, k >= 1 step noise.
+#: Streams of position_noise per channel: channel * 64 + k; the sampler uses k = 0 (start
+#: state) and k >= 1 (step noise), the random starting phase k = 62, 63 (real, imaginary).
 _NOISE_STREAMS_PER_CHANNEL = 64
+_PHASE_STREAM = 62
+#: Phase retrievals a card may name (``"phase_retrieval"``) and starting phases (``"phase_init"``)
+PHASE_RETRIEVALS = ("griffin-lim", "mel")
+PHASE_INITS = ("predicted", "random")
 
 
 def levels(betas: list[float]) -> tuple[np.ndarray, np.ndarray]:
     """alpha_t and sqrt(alpha_bar_t) of a schedule (float64)."""
     alpha = 1.0 - np.asarray(betas, dtype=np.float64)
     return alpha, np.sqrt(np.cumprod(alpha))
+
+
+def predicted_waveform(
+    magnitude: np.ndarray, start_phase: np.ndarray, mel: np.ndarray, spec: MelSpec, iters: int, retrieval: str
+) -> np.ndarray:
+    """The predictor's waveform: phase retrieval from ``magnitude`` ``(..., frames, bins)`` (an
+    STFT magnitude) and ``start_phase``, held to the log-mel ``mel`` ``(..., n_mels, frames)``
+    (``retrieval="mel"``) or to ``magnitude`` (``"griffin-lim"``). Training builds the refiner's
+    input with this same function."""
+    if retrieval == "mel":
+        target = np.exp(mel.astype(np.float64)).swapaxes(-1, -2)
+        return mel_griffin_lim(magnitude, start_phase, target, mel_filters(spec), spec.hop, iters)
+    return griffin_lim(magnitude, start_phase, spec.hop, iters)
 
 
 class Vocoder:
@@ -58,8 +79,9 @@ class Vocoder:
         ONNX Runtime provider (``"cpu"``, ``"cuda"``, ``"tensorrt"``) and intra-op threads.
     betas
         A schedule to use instead of the card's (the schedule search's candidates).
-    phase_iters
-        Griffin-Lim iterations of the predictor's synthesis; ``None`` takes the card's.
+    phase_iters, phase_retrieval, phase_init
+        Phase retrieval of the predictor's synthesis (iterations, ``"mel"`` or
+        ``"griffin-lim"``, ``"random"`` or ``"predicted"`` start); ``None`` takes the card's.
     """
 
     def __init__(
@@ -71,6 +93,8 @@ class Vocoder:
         threads: int | None = None,
         betas: list[float] | None = None,
         phase_iters: int | None = None,
+        phase_retrieval: str | None = None,
+        phase_init: str | None = None,
     ) -> None:
         from rtaudio.tasks.neural_upsample import load_card  # sha256-verified card loading
 
@@ -97,9 +121,16 @@ class Vocoder:
             raise ValueError("a plain WaveGrad model needs at least one step")
         self.seed = int(seed)
         self.phase_iters = int(self.card.get("phase_iters", 0) if phase_iters is None else phase_iters)
+        self.phase_retrieval = str(phase_retrieval or self.card.get("phase_retrieval", "griffin-lim"))
+        self.phase_init = str(phase_init or self.card.get("phase_init", "predicted"))
+        if self.phase_retrieval not in PHASE_RETRIEVALS or self.phase_init not in PHASE_INITS:
+            raise ValueError(f"unknown phase retrieval or start: {self.phase_retrieval}, {self.phase_init}")
+        if self.phase_retrieval == "mel" and self.spec.n_fft != 4 * self.hop:
+            raise ValueError("mel phase retrieval needs the synthesis frame (4 hops) to be the mel's n_fft")
         self.context_frames = int(self.card["context_frames"])
-        #: context that phase refinement and the refiner need (less than the predictor's network)
+        #: context that phase retrieval needs (less than the predictor's network), and the refiner
         self.synthesis_context_frames = int(self.card.get("synthesis_context_frames", self.context_frames))
+        self.refiner_context_frames = int(self.card.get("refiner_context_frames", self.synthesis_context_frames))
 
     def _run(self, pred_mel: np.ndarray, x_t: np.ndarray, cond: np.ndarray, mel: np.ndarray, level: np.ndarray):
         feeds = {"x_t": x_t, "mel": mel, "level": level}
@@ -107,18 +138,19 @@ class Vocoder:
             feeds |= {"pred_mel": pred_mel, "cond": cond}
         return self.session.run(None, feeds)
 
-    def synthesize(self, mel: np.ndarray, start: int, margin: int = 0) -> np.ndarray:
+    def synthesize(self, mel: np.ndarray, start: int, context: int = 0) -> np.ndarray:
         """Waveforms for ``mel`` ``(batch, n_mels, frames)`` whose frame 0 is absolute frame ``start``.
 
-        ``margin`` frames at each end are context that the caller discards. The predictor's
-        network runs on every frame (its receptive field needs them); phase refinement and
-        the refiner, whose reach is shorter, skip the margin and leave zeros there: most of
-        the streaming overhead saved. Returns float32 ``(batch, frames * hop)``.
+        ``context`` frames at each end are context that the caller discards. The predictor's
+        network runs on every frame (its receptive field needs them); phase retrieval keeps
+        ``synthesis_context_frames`` of them and the refiner, whose reach is shorter still,
+        ``refiner_context_frames``; the rest stay zero: most of the streaming overhead saved.
+        Returns float32 ``(batch, frames * hop)``.
         """
         mel = np.ascontiguousarray(mel, dtype=np.float32)
         b, n_mels, frames = mel.shape
         out = np.zeros((b, frames * self.hop), np.float32)
-        lo = max(0, min(margin, frames // 2))
+        lo = max(0, min(context - self.synthesis_context_frames, frames // 2))
         hi = frames - lo
         if hi <= lo:
             return out
@@ -127,12 +159,37 @@ class Vocoder:
             tiny_wave = np.zeros((b, 1, self.hop), np.float32)
             logmag, phase = self._run(mel, tiny_wave, tiny_wave, tiny_mel, np.ones(b, np.float32))[:2]
             magnitude = np.exp(logmag[:, :, lo:hi].astype(np.float64)).transpose(0, 2, 1) * PREDICTOR_GAIN
-            y = griffin_lim(magnitude, phase[:, :, lo:hi].transpose(0, 2, 1), self.hop, self.phase_iters)
+            if self.phase_init == "random":
+                start_phase = self.random_phase(b, start + lo, hi - lo, magnitude.shape[-1])
+            else:
+                start_phase = phase[:, :, lo:hi].transpose(0, 2, 1)
+            y = predicted_waveform(
+                magnitude, start_phase, mel[:, :, lo:hi], self.spec, self.phase_iters, self.phase_retrieval
+            )
         else:
             y = np.zeros((b, (hi - lo) * self.hop), np.float32)
-        if self.betas:
-            y = y + self._refine(y[:, None], np.ascontiguousarray(mel[:, :, lo:hi]), start + lo)
         out[:, lo * self.hop : hi * self.hop] = y
+        if self.betas:
+            r_lo = max(lo, min(context - self.refiner_context_frames, frames // 2))
+            r_hi = frames - r_lo
+            y0 = out[:, None, r_lo * self.hop : r_hi * self.hop]
+            residual = self._refine(y0, np.ascontiguousarray(mel[:, :, r_lo:r_hi]), start + r_lo)
+            out[:, r_lo * self.hop : r_hi * self.hop] += residual
+        return out
+
+    def random_phase(self, batch: int, start: int, frames: int, bins: int) -> np.ndarray:
+        """Uniform phases ``(batch, frames, bins)`` for absolute frames ``start...``, keyed to position.
+
+        Overlapping windows draw the same phase for the same frame and bin, so phase retrieval
+        started from it gives the same answer wherever a window begins.
+        """
+        n, first = frames * bins, start * bins
+        out = np.empty((batch, frames, bins))
+        for c in range(batch):
+            stream = c * _NOISE_STREAMS_PER_CHANNEL + _PHASE_STREAM
+            re = position_noise(self.seed, stream, first, n)
+            im = position_noise(self.seed, stream + 1, first, n)
+            out[c] = np.arctan2(im, re).reshape(frames, bins)
         return out
 
     def _refine(self, y0: np.ndarray, mel: np.ndarray, start: int) -> np.ndarray:
@@ -186,8 +243,7 @@ class MelVocodeKernel:
         # The engine pads before and after the stream with zeros, which in log-mel is a loud
         # flat frame; real frames are never exactly all zero, so those become silence.
         mel = np.where((window == 0).all(axis=0), np.float32(np.log(self.vocoder.spec.log_floor)), window)
-        margin = self.context_in - self.vocoder.synthesis_context_frames
-        return self.vocoder.synthesize(mel[None], start, margin)
+        return self.vocoder.synthesize(mel[None], start, self.context_in)
 
 
 class AudioVocodeKernel:
@@ -209,5 +265,4 @@ class AudioVocodeKernel:
     def run(self, window: np.ndarray, start: int) -> np.ndarray:
         spec = self.vocoder.spec
         mel = np.stack([log_mel(ch, spec).T for ch in window])  # (channels, n_mels, frames)
-        margin = self.context_in // spec.hop - self.vocoder.synthesis_context_frames
-        return self.vocoder.synthesize(mel, start // spec.hop, margin)
+        return self.vocoder.synthesize(mel, start // spec.hop, self.context_in // spec.hop)
