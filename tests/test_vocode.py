@@ -156,12 +156,13 @@ def test_mel_griffin_lim_brings_the_output_mel_to_the_input_mel(speech_24k):
     start = np.maximum(mel @ np.linalg.pinv(filters).T, 0.0)  # a smooth guess, as the predictor gives
     phase = np.random.default_rng(0).uniform(-np.pi, np.pi, start.shape)
 
-    def mel_error(iters: int) -> float:
-        y = mel_griffin_lim(start, phase, mel, filters, DEFAULT.hop, iters)
+    def mel_error(iters: int, momentum: float = 0.0) -> float:
+        y = mel_griffin_lim(start, phase, mel, filters, DEFAULT.hop, iters, momentum)
         return float(np.mean(np.abs(log_mel(y)[4:-4] - np.log(mel[4:-4]))))  # log-mel L1 away from the edges
 
     assert mel_error(32) < 0.5 * mel_error(0)
     assert mel_error(32) < mel_error(8)
+    assert mel_error(16, momentum=0.9) < mel_error(16)  # the fast variant gets further in as many steps
 
 
 def test_random_start_phase_is_keyed_to_frame_positions():
@@ -222,7 +223,13 @@ def test_streamed_output_matches_offline_and_ignores_blocking(speech_24k):
     b = _stream(Processor(kernel, chunk=4800, crossfade=600), speech_24k, [2400])
     assert len(a) == len(speech_24k)
     np.testing.assert_array_equal(a, b)  # any partition of the input gives the same output
-    assert _snr_db(offline, a) > 50.0  # streaming parity (measured 55-66 dB: Griffin-Lim reaches past 8 frames)
+    # streaming parity: 39-46 dB measured. The phase retrieval's momentum amplifies float rounding
+    # differences between window shapes; without momentum the same windows agree far more closely
+    assert _snr_db(offline, a) > 35.0
+    kernel.vocoder.phase_momentum = 0.0
+    plain_offline = process_offline(kernel, speech_24k)
+    plain = _stream(Processor(kernel, chunk=4800, crossfade=600), speech_24k, [2400])
+    assert _snr_db(plain_offline, plain) > 60.0
 
 
 def test_mel_kernel_matches_audio_kernel_and_is_deterministic(speech_24k):

@@ -222,7 +222,8 @@ def main() -> None:
         "--refiner-context-frames", type=int, default=None, help="the part the refiner needs (default: same)"
     )
     ap.add_argument("--default", action="store_true", help="mark as the task's default model")
-    ap.add_argument("--phase-iters", type=int, default=None, help="Griffin-Lim iterations (default: training's)")
+    ap.add_argument("--phase-iters", type=int, default=None, help="phase retrieval iterations (default: training's)")
+    ap.add_argument("--phase-momentum", type=float, default=None, help="its momentum (default: training's)")
     ap.add_argument("--stages", type=Path, nargs="+", help="earlier fine-tuning stages' checkpoints, oldest first")
     ap.add_argument("--card-extra", type=Path, help="JSON merged into the card (recipe commands, limitations, ...)")
     a = ap.parse_args()
@@ -258,6 +259,9 @@ def main() -> None:
         "phase_iters": a.phase_iters if a.phase_iters is not None else int(ck["train_config"].get("phase_iters", 0)),
         "phase_retrieval": ck["train_config"].get("phase_retrieval", "griffin-lim"),
         "phase_init": ck["train_config"].get("phase_init", "predicted"),
+        "phase_momentum": a.phase_momentum
+        if a.phase_momentum is not None
+        else float(ck["train_config"].get("phase_momentum", 0.0)),
         "context_frames": a.context_frames,
         "synthesis_context_frames": a.synthesis_context_frames,
         "refiner_context_frames": a.refiner_context_frames or a.synthesis_context_frames,

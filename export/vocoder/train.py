@@ -168,6 +168,7 @@ def main() -> None:
     phase_iters = int(cfg.get("phase_iters", 0))
     phase_retrieval = cfg.get("phase_retrieval", "griffin-lim")  # how the runtime turns predictions into y0
     phase_init = cfg.get("phase_init", "predicted")
+    momentum = float(cfg.get("phase_momentum", 0.0))
 
     def save() -> None:
         save_checkpoint(
@@ -265,7 +266,7 @@ def main() -> None:
                         if phase_init == "random":
                             ph = np.random.default_rng(step).uniform(-np.pi, np.pi, ph.shape)
                         wave = predicted_waveform(
-                            np.exp(lm) * PREDICTOR_GAIN, ph, mel.numpy(), spec, phase_iters, phase_retrieval
+                            np.exp(lm) * PREDICTOR_GAIN, ph, mel.numpy(), spec, phase_iters, phase_retrieval, momentum
                         )
                         y0 = torch.from_numpy(wave)[:, None]
                     else:

@@ -10,8 +10,8 @@ Two ways in, one synthesis:
 
 Synthesis runs the shipped network's one-shot predictor (per-frame log magnitude and phase),
 turns it into a waveform with the card's ``phase_retrieval`` (``"mel"``:
-:func:`rtaudio.tasks.spectral.mel_griffin_lim`, which holds the result to the input mel;
-``"griffin-lim"``: to the predicted magnitude) over ``phase_iters`` iterations, started from
+:func:`rtaudio.tasks.spectral.mel_griffin_lim`, which holds the result to the input mel, with
+``phase_momentum``; ``"griffin-lim"``: to the predicted magnitude) over ``phase_iters`` iterations, started from
 the card's ``phase_init`` (the predicted phase, or a random phase keyed to frame positions),
 then runs ``steps`` WaveGrad refiner steps on its scaled residual (``steps = 0``: the
 predictor alone). Diffusion noise is keyed
@@ -51,15 +51,21 @@ def levels(betas: list[float]) -> tuple[np.ndarray, np.ndarray]:
 
 
 def predicted_waveform(
-    magnitude: np.ndarray, start_phase: np.ndarray, mel: np.ndarray, spec: MelSpec, iters: int, retrieval: str
+    magnitude: np.ndarray,
+    start_phase: np.ndarray,
+    mel: np.ndarray,
+    spec: MelSpec,
+    iters: int,
+    retrieval: str,
+    momentum: float = 0.0,
 ) -> np.ndarray:
     """The predictor's waveform: phase retrieval from ``magnitude`` ``(..., frames, bins)`` (an
     STFT magnitude) and ``start_phase``, held to the log-mel ``mel`` ``(..., n_mels, frames)``
-    (``retrieval="mel"``) or to ``magnitude`` (``"griffin-lim"``). Training builds the refiner's
-    input with this same function."""
+    (``retrieval="mel"``, with ``momentum``) or to ``magnitude`` (``"griffin-lim"``). Training
+    builds the refiner's input with this same function."""
     if retrieval == "mel":
         target = np.exp(mel.astype(np.float64)).swapaxes(-1, -2)
-        return mel_griffin_lim(magnitude, start_phase, target, mel_filters(spec), spec.hop, iters)
+        return mel_griffin_lim(magnitude, start_phase, target, mel_filters(spec), spec.hop, iters, momentum)
     return griffin_lim(magnitude, start_phase, spec.hop, iters)
 
 
@@ -123,6 +129,7 @@ class Vocoder:
         self.phase_iters = int(self.card.get("phase_iters", 0) if phase_iters is None else phase_iters)
         self.phase_retrieval = str(phase_retrieval or self.card.get("phase_retrieval", "griffin-lim"))
         self.phase_init = str(phase_init or self.card.get("phase_init", "predicted"))
+        self.phase_momentum = float(self.card.get("phase_momentum", 0.0))
         if self.phase_retrieval not in PHASE_RETRIEVALS or self.phase_init not in PHASE_INITS:
             raise ValueError(f"unknown phase retrieval or start: {self.phase_retrieval}, {self.phase_init}")
         if self.phase_retrieval == "mel" and self.spec.n_fft != 4 * self.hop:
@@ -164,7 +171,13 @@ class Vocoder:
             else:
                 start_phase = phase[:, :, lo:hi].transpose(0, 2, 1)
             y = predicted_waveform(
-                magnitude, start_phase, mel[:, :, lo:hi], self.spec, self.phase_iters, self.phase_retrieval
+                magnitude,
+                start_phase,
+                mel[:, :, lo:hi],
+                self.spec,
+                self.phase_iters,
+                self.phase_retrieval,
+                self.phase_momentum,
             )
         else:
             y = np.zeros((b, (hi - lo) * self.hop), np.float32)
