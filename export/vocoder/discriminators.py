@@ -21,6 +21,15 @@ from torch import nn
 from torch.nn.utils.parametrizations import weight_norm
 
 
+def _judge(layers: nn.ModuleList, out: nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
+    """Run a critic's conv stack: logits, and every layer's activations for feature matching."""
+    feats = []
+    for layer in layers:
+        x = F.leaky_relu(layer(x), 0.1)
+        feats.append(x)
+    return out(x).flatten(1), feats
+
+
 class PeriodCritic(nn.Module):
     def __init__(self, period: int, channels: tuple[int, ...] = (16, 32, 64, 128)) -> None:
         super().__init__()
@@ -37,11 +46,7 @@ class PeriodCritic(nn.Module):
         b, n = y.shape
         pad = (-n) % self.period
         x = F.pad(y, (0, pad), mode="reflect").reshape(b, 1, (n + pad) // self.period, self.period)
-        feats = []
-        for layer in self.layers:
-            x = F.leaky_relu(layer(x), 0.1)
-            feats.append(x)
-        return self.out(x).flatten(1), feats
+        return _judge(self.layers, self.out, x)
 
 
 class SpectrogramCritic(nn.Module):
@@ -63,11 +68,7 @@ class SpectrogramCritic(nn.Module):
     def forward(self, y: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
         spec = torch.stft(y, self.n_fft, self.n_fft // 4, window=self.window, return_complex=True)
         x = torch.log(spec.abs().clamp_min(1e-5)).transpose(1, 2)[:, None]  # (B, 1, frames, bins)
-        feats = []
-        for layer in self.layers:
-            x = F.leaky_relu(layer(x), 0.1)
-            feats.append(x)
-        return self.out(x).flatten(1), feats
+        return _judge(self.layers, self.out, x)
 
 
 class Critics(nn.Module):
