@@ -12,8 +12,8 @@ import soxr
 from rtaudio.engine.processor import Processor, process_offline
 from rtaudio.metrics_vocode import log_mel_l1, mrstft_distance, pesq_wb
 from rtaudio.registry import build_kernel, models_dir
-from rtaudio.tasks.mel import DEFAULT, MelSpec, log_mel, mel_filters
-from rtaudio.tasks.spectral import PREDICTOR_GAIN, MelBands, griffin_lim, istft, mel_griffin_lim, stft
+from rtaudio.tasks.mel import DEFAULT, MelBands, MelSpec, log_mel, mel_bands, mel_filters
+from rtaudio.tasks.spectral import PREDICTOR_GAIN, griffin_lim, istft, mel_griffin_lim, stft
 from rtaudio.tasks.vocode import AudioVocodeKernel, MelVocodeKernel
 from tests.conftest import run_cli
 
@@ -157,7 +157,7 @@ def test_mel_griffin_lim_brings_the_output_mel_to_the_input_mel(speech_24k):
     phase = np.random.default_rng(0).uniform(-np.pi, np.pi, start.shape)
 
     def mel_error(iters: int, momentum: float = 0.0) -> float:
-        y = mel_griffin_lim(start, phase, mel, filters, DEFAULT.hop, iters, momentum)
+        y = mel_griffin_lim(start, phase, mel, mel_bands(DEFAULT), DEFAULT.hop, iters, momentum)
         return float(np.mean(np.abs(log_mel(y)[4:-4] - np.log(mel[4:-4]))))  # log-mel L1 away from the edges
 
     assert mel_error(32) < 0.5 * mel_error(0)

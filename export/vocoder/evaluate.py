@@ -25,7 +25,7 @@ from rtaudio.api import processor_for
 from rtaudio.engine.processor import process_offline
 from rtaudio.metrics_vocode import log_mel_l1, mrstft_distance, pesq_wb
 from rtaudio.registry import build_kernel
-from rtaudio.tasks.mel import MelSpec, log_mel, mel_filters, window
+from rtaudio.tasks.mel import MelSpec, log_mel, mel_bands, mel_filters, window
 from rtaudio.tasks.spectral import mel_griffin_lim
 from rtaudio.tasks.vocode import AudioVocodeKernel
 
@@ -64,7 +64,7 @@ def mel_inverse_phase_retrieval(mel: np.ndarray, spec: MelSpec, iters: int, mome
     target = np.exp(mel.astype(np.float64))
     start = np.maximum(target @ np.linalg.pinv(filters).T, 0.0)
     phase = np.random.default_rng(0).uniform(-np.pi, np.pi, start.shape)
-    return mel_griffin_lim(start, phase, target, filters, spec.hop, iters, momentum)
+    return mel_griffin_lim(start, phase, target, mel_bands(spec), spec.hop, iters, momentum)
 
 
 def baseline_quality(clips: dict[str, np.ndarray], spec: MelSpec, mel_iters: int, momentum: float) -> list[dict]:

@@ -221,18 +221,20 @@ def main() -> None:
                 l_phase = phase_loss(phase, spec_y.angle().transpose(1, 2))
                 target_mag = torch.log((spec_y.abs() / PREDICTOR_GAIN).clamp_min(1e-5)).transpose(1, 2)
                 l_mag = F.l1_loss(logmag, target_mag)
-                # the predicted STFT (bins, frames), the target's, and what the synthesis really made
-                pred_spec = torch.polar(torch.exp(logmag), phase).transpose(1, 2) * PREDICTOR_GAIN
-                l_complex = complex_loss(pred_spec, spec_y)
-                l_consistency = complex_loss(pred_spec, logmel.stft(out))
                 loss = (
                     cfg.get("mel_weight", 1.0) * l_mel
                     + l_stft
                     + cfg.get("phase_weight", 0.0) * l_phase
                     + cfg.get("mag_weight", 0.0) * l_mag
-                    + cfg.get("complex_weight", 0.0) * l_complex
-                    + cfg.get("consistency_weight", 0.0) * l_consistency
                 )
+                w_complex, w_consistency = cfg.get("complex_weight", 0.0), cfg.get("consistency_weight", 0.0)
+                if w_complex or w_consistency:  # both cost an STFT-sized pass: only when a config asks
+                    # the predicted STFT (bins, frames) against the target's and what the synthesis really made
+                    pred_spec = torch.polar(torch.exp(logmag), phase).transpose(1, 2) * PREDICTOR_GAIN
+                    l_complex = complex_loss(pred_spec, spec_y)
+                    l_consistency = complex_loss(pred_spec, logmel.stft(out))
+                    loss = loss + w_complex * l_complex + w_consistency * l_consistency
+                    rec |= {"complex": l_complex.item(), "consistency": l_consistency.item()}
                 if critics is not None:
                     # the critics learn first (on a detached output), then judge the same output
                     l_critic = critic_loss(critics(y), critics(out.detach()))
@@ -244,12 +246,7 @@ def main() -> None:
                     l_adv, l_fm = generator_losses(judged_real, critics(out))
                     loss = loss + adversarial["adv_weight"] * l_adv + adversarial["fm_weight"] * l_fm
                     rec |= {"critic": l_critic.item(), "adv": l_adv.item(), "fm": l_fm.item()}
-                rec |= {
-                    "phase": l_phase.item(),
-                    "mag": l_mag.item(),
-                    "complex": l_complex.item(),
-                    "consistency": l_consistency.item(),
-                }
+                rec |= {"phase": l_phase.item(), "mag": l_mag.item()}
                 opts["predictor"].zero_grad(set_to_none=True)
                 loss.backward()
                 rec |= {"mel_l1": l_mel.item(), "mrstft": l_stft.item()}

@@ -70,6 +70,56 @@ def mel_filters(spec: MelSpec = DEFAULT) -> np.ndarray:
     return tri
 
 
+class MelBands:
+    """Mel filters ``(n_mels, bins)`` stored as the (at most two) bands that cover each bin.
+
+    Phase retrieval projects onto the mel twice per iteration; a dense matmul there hands the
+    work to BLAS threads, which on a busy machine made streaming 8x slower (measured: RTF 4.4
+    against 0.54 with one BLAS thread). Triangular filters overlap only with their neighbours,
+    so two weighted gathers and two run-length sums do the same work in one thread.
+    """
+
+    def __init__(self, filters: np.ndarray) -> None:
+        covered = filters > 0
+        count = covered.sum(axis=0)
+        if count.max() > 2:
+            raise ValueError("each bin may be covered by at most two filters")
+        n_mels, bins = filters.shape
+        cols = np.arange(bins)
+        first = np.where(count > 0, covered.argmax(axis=0), -1)
+        last = np.where(count > 1, n_mels - 1 - covered[::-1].argmax(axis=0), first)
+        # uncovered bins (below fmin, at fmax) join a neighbouring run with weight 0, which keeps
+        # each layer's band index non-decreasing: one contiguous run per band
+        self.lower = np.maximum.accumulate(np.maximum(first, 0))
+        self.upper = np.maximum.accumulate(np.maximum(last, 0))
+        self.w_lower = np.where(count > 0, filters[self.lower, cols], 0.0)
+        self.w_upper = np.where(count > 1, filters[self.upper, cols], 0.0)
+        self.n_mels = n_mels
+        coverage = np.maximum(self.w_lower + self.w_upper, 1e-12)
+        self._avg_lower, self._avg_upper = self.w_lower / coverage, self.w_upper / coverage
+        self._runs = [
+            (idx, w, np.flatnonzero(np.diff(idx, prepend=-1)))
+            for idx, w in ((self.lower, self.w_lower), (self.upper, self.w_upper))
+        ]
+
+    def to_mel(self, spectrum: np.ndarray) -> np.ndarray:
+        """``(..., bins) -> (..., n_mels)``: the same as ``spectrum @ filters.T``."""
+        out = np.zeros((*spectrum.shape[:-1], self.n_mels))
+        for idx, weight, starts in self._runs:
+            out[..., idx[starts]] += np.add.reduceat(spectrum * weight, starts, axis=-1)
+        return out
+
+    def to_bins(self, bands: np.ndarray) -> np.ndarray:
+        """``(..., n_mels) -> (..., bins)``: each bin's filter-weighted average of its bands' values."""
+        return bands[..., self.lower] * self._avg_lower + bands[..., self.upper] * self._avg_upper
+
+
+@lru_cache(maxsize=8)
+def mel_bands(spec: MelSpec = DEFAULT) -> MelBands:
+    """:func:`mel_filters` as :class:`MelBands` (built once per spec: phase retrieval uses it per chunk)."""
+    return MelBands(mel_filters(spec))
+
+
 @lru_cache(maxsize=8)
 def window(spec: MelSpec = DEFAULT) -> np.ndarray:
     """Periodic Hann window of ``n_fft`` samples (torch.hann_window's default)."""

@@ -32,7 +32,7 @@ import numpy as np
 
 from rtaudio.backends import BackendUnavailable
 from rtaudio.engine.noise import position_noise
-from rtaudio.tasks.mel import MelSpec, log_mel, mel_filters
+from rtaudio.tasks.mel import MelSpec, log_mel, mel_bands
 from rtaudio.tasks.spectral import PREDICTOR_GAIN, griffin_lim, mel_griffin_lim
 
 #: Streams of position_noise per channel: channel * 64 + k; the sampler uses k = 0 (start
@@ -65,7 +65,7 @@ def predicted_waveform(
     builds the refiner's input with this same function."""
     if retrieval == "mel":
         target = np.exp(mel.astype(np.float64)).swapaxes(-1, -2)
-        return mel_griffin_lim(magnitude, start_phase, target, mel_filters(spec), spec.hop, iters, momentum)
+        return mel_griffin_lim(magnitude, start_phase, target, mel_bands(spec), spec.hop, iters, momentum)
     return griffin_lim(magnitude, start_phase, spec.hop, iters)
 
 
