@@ -1,0 +1,1 @@
+"""WaveNet chord generator: triad data rendered with fluidsynth, model, training, export."""

@@ -1,0 +1,142 @@
+"""Export a WaveNet checkpoint to the runtime's ``.npz`` + card, checking kernel parity.
+
+``python -m export.wavenet.export runs/generate16k/last.pt rtaudio/models/generate16k.npz
+[--card-extra FILE.json]``
+
+The ``.npz`` holds float32 arrays in the kernel's input-major layout (see
+``rtaudio/tasks/generate.py: WaveNetWeights``) and ``dilations``; the card beside it records
+the conditioning vocabulary, shapes, receptive field, training run and sha256. Before
+writing, the native kernel's teacher-forced logits are compared with the torch model's on a
+held-out crop.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from export.wavenet.models import WaveNet, WaveNetConfig
+from rtaudio.cards import sha256_file
+from rtaudio.tasks.generate import INSTRUMENTS, QUALITIES, ROOTS, WaveNetWeights
+
+
+def load_checkpoint(path: Path) -> tuple[WaveNet, dict]:
+    ck = torch.load(path, map_location="cpu", weights_only=False)
+    net = WaveNet(WaveNetConfig(**ck["net_config"]))
+    net.load_state_dict(ck["model"])
+    return net.eval(), ck
+
+
+def arrays_of(net: WaveNet) -> dict[str, np.ndarray]:
+    """The torch weights in the kernel's layout (input-major matrices, one tensor per kind)."""
+
+    def f(t: torch.Tensor) -> np.ndarray:
+        return np.ascontiguousarray(t.detach().numpy(), np.float32)
+
+    # Conv1d weight (2R out, R in, 2 taps): tap 0 reads x[t - d], tap 1 reads x[t]
+    w_dil = np.stack([np.concatenate([f(c.weight[:, :, 0].T), f(c.weight[:, :, 1].T)]) for c in net.dil])
+    return {
+        "embed": f(net.embed.weight),
+        "w_dil": w_dil,
+        "b_dil": np.stack([f(c.bias) for c in net.dil]),
+        "w_out": np.stack([f(c.weight[:, :, 0].T) for c in net.out]),
+        "b_out": np.stack([f(c.bias) for c in net.out]),
+        "w_head1": f(net.head1.weight[:, :, 0].T),
+        "b_head1": f(net.head1.bias),
+        "w_head2": f(net.head2.weight[:, :, 0].T),
+        "b_head2": f(net.head2.bias),
+        "cond_root": f(net.root.weight),
+        "cond_quality": f(net.quality.weight),
+        "cond_instrument": f(net.instrument.weight),
+        "cond_proj": f(net.cond_proj.weight.T),
+        "dilations": np.array(net.cfg.dilations, np.int32),
+    }
+
+
+def weights_of(net: WaveNet) -> WaveNetWeights:
+    """Runtime weights straight from a torch model (no file): for parity checks."""
+    a = arrays_of(net)
+    dil = [int(d) for d in a.pop("dilations")]
+    card = {"conditioning": {"instruments": list(INSTRUMENTS)[: net.cfg.n_instruments]}}
+    return WaveNetWeights(a, dil, card)
+
+
+def torch_logits(net: WaveNet, classes: np.ndarray, chord: int, instrument: int) -> np.ndarray:
+    """Teacher-forced logits ``(n, 256)`` of input classes under one label."""
+    x = torch.from_numpy(classes.astype(np.int64))[None]
+    with torch.no_grad():
+        lo = net(x, torch.full_like(x, chord), torch.full_like(x, instrument))
+    return lo[0].T.numpy()
+
+
+def parity(net: WaveNet, n: int = 3000) -> float:
+    """Max |logit difference| between the native kernel and torch on a held-out crop."""
+    from rtaudio.tasks.generate import Chord
+
+    d = np.load("data/wavenet/test.npz")
+    start = int(d["onsets"][3]) - 200
+    classes = np.ascontiguousarray(d["x"][start : start + n])
+    chord, inst = int(d["chord"][start + 300]), int(d["inst"][start])
+    w = weights_of(net)
+    k = w.kernel()
+    k.set_cond(w.cond_bias(Chord(chord // 2, QUALITIES[chord % 2]), w.instruments[inst]))
+    out = np.empty((n, 256), np.float32)
+    k.forward(classes, out)
+    return float(np.abs(out - torch_logits(net, classes, chord, inst)).max())
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("checkpoint", type=Path)
+    ap.add_argument("out", type=Path)
+    ap.add_argument("--card-extra", type=Path, help="JSON merged into the card (training record, measurements)")
+    a = ap.parse_args()
+    net, ck = load_checkpoint(a.checkpoint)
+    err = parity(net)
+    print(f"kernel vs torch teacher-forced logits: max |diff| {err:.2e}")
+    if err > 1e-3:
+        raise SystemExit("parity failed")
+    arrays = arrays_of(net)
+    a.out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = a.out.with_name(a.out.stem + ".tmp.npz")
+    np.savez(tmp, **arrays)
+    tmp.replace(a.out)
+    cfg = net.cfg
+    card = {
+        "name": a.out.stem,
+        "task": "generate",
+        "kind": "WaveNet (mu-law 256 softmax, gated dilated causal convolutions, global conditioning)",
+        "sample_rate": 16000,
+        "default": True,
+        "conditioning": {"roots": ROOTS, "qualities": QUALITIES, "instruments": list(INSTRUMENTS)},
+        "architecture": {
+            "residual": cfg.residual, "skip": cfg.skip, "head": cfg.head, "cond": cfg.cond,
+            "dilations": cfg.dilations, "layers": len(cfg.dilations), "classes": cfg.classes,
+        },
+        "receptive_field": cfg.receptive_field,
+        "receptive_field_ms": round(1000 * cfg.receptive_field / 16000, 2),
+        "params": int(sum(p.numel() for p in net.parameters())),
+        "macs_per_sample": macs_per_sample(cfg),
+        "training": {"steps": int(ck["step"]), "wall_minutes": round(ck["wall_seconds"] / 60, 1),
+                     "config": ck["train_config"]},
+        "kernel_parity_max_abs_logit": err,
+        "sha256": sha256_file(a.out),
+    }  # fmt: skip
+    if a.card_extra:
+        card |= json.loads(a.card_extra.read_text())
+    a.out.with_suffix(".json").write_text(json.dumps(card, indent=1) + "\n")
+    print(f"wrote {a.out} ({a.out.stat().st_size / 1e6:.2f} MB) and its card")
+
+
+def macs_per_sample(cfg: WaveNetConfig) -> int:
+    """Multiply-adds of one incremental step (conditioning is a per-chord bias: free)."""
+    r, s, h = cfg.residual, cfg.skip, cfg.head
+    return len(cfg.dilations) * (2 * r * 2 * r + r * (r + s)) + s * h + h * cfg.classes
+
+
+if __name__ == "__main__":
+    main()

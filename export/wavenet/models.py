@@ -1,0 +1,96 @@
+"""WaveNet (van den Oord et al. 2016) with global conditioning on (root, quality, instrument).
+
+The same module defines the shipped small configuration and the paper-sized one; the runtime
+recurrence (``rtaudio/_wavenet.c``, ``kernels/wavenet/reference.py``) computes exactly this
+network one sample at a time from the exported weights (``export/wavenet/export.py``).
+
+Per layer l with dilation d, input x (residual channels R):
+    z = W0 x[t-d] + W1 x[t] + b + V_l c         (2R: filter half, gate half)
+    h = tanh(z_f) * sigmoid(z_g)
+    [r; s] = Wo h + bo                          (R residual, S skip)
+    x_next = x + r;   skip += s
+Output: logits = W2 relu(W1h relu(skip) + b1h) + b2 (256 mu-law classes). The input layer is an
+embedding of the previous sample's class; c = E_root + E_quality + E_instrument.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+@dataclass
+class WaveNetConfig:
+    residual: int = 32
+    skip: int = 64
+    head: int = 64
+    cond: int = 16
+    dilations: list[int] = field(default_factory=lambda: [2**i for i in range(9)] * 2)
+    classes: int = 256
+    n_roots: int = 12
+    n_qualities: int = 2
+    n_instruments: int = 5
+
+    @property
+    def receptive_field(self) -> int:
+        """Samples of past that reach one output (the input embedding sees one sample)."""
+        return 1 + sum(self.dilations)
+
+
+class WaveNet(nn.Module):
+    def __init__(self, cfg: WaveNetConfig) -> None:
+        super().__init__()
+        self.cfg = cfg
+        r, s, n = cfg.residual, cfg.skip, len(cfg.dilations)
+        self.embed = nn.Embedding(cfg.classes, r)
+        self.root = nn.Embedding(cfg.n_roots, cfg.cond)
+        self.quality = nn.Embedding(cfg.n_qualities, cfg.cond)
+        self.instrument = nn.Embedding(cfg.n_instruments, cfg.cond)
+        self.dil = nn.ModuleList(nn.Conv1d(r, 2 * r, 2, dilation=d) for d in cfg.dilations)
+        self.cond_proj = nn.Linear(cfg.cond, n * 2 * r, bias=False)
+        self.out = nn.ModuleList(nn.Conv1d(r, r + s, 1) for _ in cfg.dilations)
+        self.head1 = nn.Conv1d(s, cfg.head, 1)
+        self.head2 = nn.Conv1d(cfg.head, cfg.classes, 1)
+
+    def cond_bias(self, root: torch.Tensor, quality: torch.Tensor, instrument: torch.Tensor) -> torch.Tensor:
+        """Per-layer gate bias of conditioning labels ``(...)`` -> ``(..., layers, 2R)``."""
+        c = self.root(root) + self.quality(quality) + self.instrument(instrument)
+        return self.cond_proj(c).unflatten(-1, (len(self.cfg.dilations), 2 * self.cfg.residual))
+
+    def forward(self, x: torch.Tensor, chord: torch.Tensor, instrument: torch.Tensor) -> torch.Tensor:
+        """Teacher-forced logits.
+
+        Parameters
+        ----------
+        x
+            ``(B, T)`` int64 mu-law classes of the previous samples (input at t predicts t+1).
+        chord, instrument
+            ``(B, T)`` int64 labels per sample (chord = root * 2 + minor).
+
+        Returns
+        -------
+        ``(B, classes, T)`` logits; position t sees inputs ``<= t`` only (zeros before 0).
+        """
+        r = self.cfg.residual
+        bias = self.cond_bias(chord // 2, chord % 2, instrument)  # (B, T, L, 2R)
+        h = self.embed(x).transpose(1, 2)  # (B, R, T)
+        skip = 0.0
+        for i, (dil, out) in enumerate(zip(self.dil, self.out, strict=True)):
+            d = dil.dilation[0]
+            z = dil(F.pad(h, (d, 0))) + bias[:, :, i].transpose(1, 2)
+            g = torch.tanh(z[:, :r]) * torch.sigmoid(z[:, r:])
+            y = out(g)
+            h = h + y[:, :r]
+            skip = skip + y[:, r:]
+        return self.head2(F.relu(self.head1(F.relu(skip))))
+
+
+def build(model_cfg: dict) -> WaveNet:
+    return WaveNet(WaveNetConfig(**model_cfg))
+
+
+def config_dict(net: WaveNet) -> dict:
+    return asdict(net.cfg)

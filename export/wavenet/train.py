@@ -1,0 +1,185 @@
+"""Train the chord WaveNet: ``python -m export.wavenet.train --config export/wavenet/configs/generate16k.json``.
+
+Teacher-forced cross-entropy over 256 mu-law classes on crops of the rendered triads
+(``python -m export.wavenet.data``). Each crop is ``receptive field + segment`` samples; the
+loss covers the last ``segment`` (every position there sees real audio, no padding). Half the
+crops are placed so a chord onset falls in the loss window: onsets are where the conditioning
+decides what sounds (after one, the waveform's past predicts most of the future).
+Logs ``runs/NAME/log.jsonl`` (train loss in bits/sample per step, held-out bits/sample every
+``eval_every`` steps) and ``loss.png``; checkpoints ``last.pt`` every ``ckpt_every`` steps.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from export.run_setup import fresh_start, run_arguments, save_checkpoint, start_run, training_progress
+from export.wavenet.models import WaveNet, build, config_dict
+
+DATA = Path("data/wavenet")
+LN2 = math.log(2.0)
+
+
+class Crops:
+    """Random crops within files, half of them around a chord onset."""
+
+    def __init__(self, part: Path, length: int, rng: np.random.Generator, p_onset: float = 0.5) -> None:
+        d = np.load(part)
+        self.x, self.chord, self.inst = d["x"], d["chord"], d["inst"]
+        self.files, self.onsets = d["files"], d["onsets"]
+        self.length, self.rng, self.p_onset = length, rng, p_onset
+
+    def _start(self, tail: int) -> int:
+        if self.rng.random() < self.p_onset:
+            onset = int(self.rng.choice(self.onsets))
+            start = onset - (self.length - tail) - int(self.rng.integers(0, tail // 2))
+        else:
+            start = int(self.rng.integers(0, len(self.x) - self.length))
+        # keep the crop inside one file
+        f = int(np.searchsorted(self.files, start, side="right")) - 1
+        f = min(max(f, 0), len(self.files) - 2)
+        lo, hi = self.files[f], self.files[f + 1] - self.length
+        return int(min(max(start, lo), hi))
+
+    def batch(self, n: int, tail: int) -> tuple[torch.Tensor, ...]:
+        idx = np.stack([np.arange(s, s + self.length) for s in (self._start(tail) for _ in range(n))])
+        as_t = lambda a: torch.from_numpy(a[idx].astype(np.int64))  # noqa: E731
+        return as_t(self.x), as_t(self.chord), as_t(self.inst)
+
+
+def bits(net: WaveNet, x: torch.Tensor, chord: torch.Tensor, inst: torch.Tensor, tail: int) -> torch.Tensor:
+    """Mean bits/sample over the last ``tail`` predictions: input ``x[:, :-1]`` predicts ``x[:, 1:]``."""
+    logits = net(x[:, :-1], chord[:, 1:], inst[:, 1:])[:, :, -tail:]
+    return F.cross_entropy(logits, x[:, -tail:]) / LN2
+
+
+def save_plot(log_path: Path, png: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = [json.loads(line) for line in log_path.read_text().splitlines() if line.strip()]
+    train = [(r["step"], r["bits"]) for r in rows if "bits" in r]
+    held = [(r["step"], r["heldout_bits"]) for r in rows if "heldout_bits" in r]
+    if not train:
+        return
+    fig, ax = plt.subplots(figsize=(7, 4))
+    s, v = np.array(train).T
+    k = min(50, len(v))
+    ax.plot(s[k - 1 :], np.convolve(v, np.ones(k) / k, mode="valid"), label="train (50-step mean)")
+    if held:
+        ax.plot(*np.array(held).T, "o-", label="held-out")
+    ax.set_xlabel("step")
+    ax.set_ylabel("bits / sample")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(png, dpi=100)
+    plt.close(fig)
+
+
+def main() -> None:
+    a = run_arguments(__doc__).parse_args()
+    cfg, run, seed = start_run(a)
+    ckpt_path, log_path = run / "last.pt", run / "log.jsonl"
+    net = build(cfg["model"])
+    opt = torch.optim.Adam(net.parameters(), lr=cfg["lr"])
+    tail = int(cfg["segment"])
+    length = net.cfg.receptive_field + tail + 1
+    rng = np.random.default_rng(seed)
+    train = Crops(DATA / "train.npz", length, rng)
+    held = Crops(DATA / "test.npz", length, np.random.default_rng(1234))
+    held_batch = held.batch(int(cfg.get("eval_crops", 24)), tail)  # one fixed held-out set
+    step, wall = 0, 0.0
+    if a.resume and ckpt_path.exists():
+        ck = torch.load(ckpt_path, weights_only=False)
+        net.load_state_dict(ck["model"])
+        opt.load_state_dict(ck["opt"])
+        step, wall = ck["step"], ck["wall_seconds"]
+        rng.bit_generator.state = ck["rng"]
+        torch.set_rng_state(ck["torch_rng"])
+        print(f"resumed at step {step} ({wall / 60:.1f} min trained)")
+    else:
+        fresh_start(a, net, log_path)
+    total = int(cfg["steps"])
+    n_params = sum(p.numel() for p in net.parameters())
+    print(f"WaveNet {n_params / 1e6:.3f}M params, receptive field {net.cfg.receptive_field} -> {run}")
+    budget_min = a.max_minutes or math.inf
+
+    def save() -> None:
+        save_checkpoint(
+            {
+                "model": net.state_dict(),
+                "opt": opt.state_dict(),
+                "step": step,
+                "wall_seconds": wall,
+                "rng": rng.bit_generator.state,
+                "torch_rng": torch.get_rng_state(),
+                "net_config": config_dict(net),
+                "train_config": cfg,
+                "params": n_params,
+            },
+            ckpt_path,
+        )
+        save_plot(log_path, run / "loss.png")
+
+    def lr_at(s: int) -> float:
+        warm = cfg.get("warmup", 100)
+        if s < warm:
+            return cfg["lr"] * (s + 1) / warm
+        # cosine over whichever budget ends first (steps or --max-minutes of the whole run)
+        p = min(1.0, max((s - warm) / max(1, total - warm), wall / 60 / cfg.get("budget_minutes", budget_min)))
+        return cfg["lr"] * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * p)))
+
+    deadline = time.time() + (a.max_minutes * 60 - wall) if a.max_minutes else math.inf
+    held_bits = float("nan")
+    with training_progress() as prog, log_path.open("a") as log:
+        task = prog.add_task("train", total=total, completed=step, info="")
+        while step < total and time.time() < deadline:
+            t0 = time.time()
+            for g in opt.param_groups:
+                g["lr"] = lr_at(step)
+            loss = bits(net, *train.batch(cfg["batch"], tail), tail)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            gn = torch.nn.utils.clip_grad_norm_(net.parameters(), 1.0)
+            opt.step()
+            step += 1
+            dt = time.time() - t0
+            wall += dt
+            rec = {
+                "step": step,
+                "bits": round(loss.item(), 4),
+                "grad": round(gn.item(), 3),
+                "lr": lr_at(step),
+                "sec": round(dt, 3),
+            }
+            if step % cfg.get("eval_every", 200) == 0:
+                net.eval()
+                with torch.no_grad():
+                    held_bits = bits(net, *held_batch, tail).item()
+                net.train()
+                rec["heldout_bits"] = round(held_bits, 4)
+            log.write(json.dumps(rec) + "\n")
+            prog.update(
+                task,
+                completed=step,
+                info=f"{loss.item():.3f} bits (held-out {held_bits:.3f}) {dt:.2f}s/step {wall / 60:.1f} min",
+            )
+            if step % cfg.get("ckpt_every", 100) == 0:
+                log.flush()
+                save()
+    save()
+    print(f"stopped at step {step}, {wall / 60:.1f} min trained")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,160 @@
+"""Plain numpy references of the WaveNet recurrence, for parity tests and the speed bench.
+
+:class:`ReferenceKernel` is the same per-sample Fast-WaveNet recurrence as the native kernel
+``rtaudio/_wavenet.c`` (per-layer queues of past inputs, dilated taps, gated units, residual
+and skip sums, output 1x1 convs, keyed softmax sampling), one numpy call per matrix, with the
+same interface (``set_cond``, ``reset``, ``forward``, ``generate``, ``last``). Its
+transcendentals are numpy's (the kernel has its own exp), so logits agree to float rounding,
+not bitwise.
+
+:func:`naive_generate` is WaveNet without queues: every new sample recomputes the whole
+network over one receptive field of past samples (what the paper's cost remark is about).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from rtaudio.tasks.generate import SILENCE, WaveNetWeights
+
+NCLASS = 256
+_M1, _M2 = np.uint64(0xBF58476D1CE4E5B9), np.uint64(0x94D049BB133111EB)
+
+
+def _mix64(z: np.ndarray) -> np.ndarray:
+    z = z ^ (z >> np.uint64(30))
+    z = z * _M1
+    z = z ^ (z >> np.uint64(27))
+    z = z * _M2
+    return z ^ (z >> np.uint64(31))
+
+
+def uniforms(seed: int, start: int, n: int) -> np.ndarray:
+    """The sampler's keyed uniforms for stream positions ``start .. start + n - 1`` (float64)."""
+    with np.errstate(over="ignore"):
+        key = _mix64(np.array([seed], np.uint64))
+        z = _mix64(key + np.arange(start, start + n, dtype=np.uint64))
+    return (z >> np.uint64(11)).astype(np.float64) * (1.0 / 9007199254740992.0)
+
+
+def sample(logits: np.ndarray, u: float, temperature: float) -> int:
+    """Inverse-CDF draw from softmax(logits / temperature); argmax when temperature <= 0."""
+    best = int(np.argmax(logits))
+    if not temperature > 0:
+        return best
+    e = np.exp((logits - logits[best]) * np.float32(1.0 / np.float32(temperature)))
+    cdf = np.cumsum(e.astype(np.float64))
+    return int(np.searchsorted(cdf, u * cdf[-1], side="right"))
+
+
+class ReferenceKernel:
+    """The Fast-WaveNet recurrence in numpy, one sample per Python-level step."""
+
+    def __init__(self, weights: WaveNetWeights) -> None:
+        self.w = weights.arrays
+        self.dil = list(weights.dilations)
+        self.r = weights.residual
+        self.bias = self.w["b_dil"].copy()
+        self.reset()
+
+    def set_cond(self, bias: np.ndarray) -> None:
+        self.bias = self.w["b_dil"] + np.asarray(bias, np.float32).reshape(self.w["b_dil"].shape)
+
+    def reset(self) -> None:
+        self.queues = [np.zeros((d, self.r), np.float32) for d in self.dil]
+        self.t = 0
+        self.last = SILENCE
+
+    def step(self, cls: int) -> np.ndarray:
+        """Feed one input class, return the logits for the next sample."""
+        w, r = self.w, self.r
+        x = w["embed"][cls]
+        skip = np.zeros(w["w_head1"].shape[0], np.float32)
+        for layer, (d, q) in enumerate(zip(self.dil, self.queues, strict=True)):
+            slot = self.t % d
+            z = np.concatenate([q[slot], x]) @ w["w_dil"][layer] + self.bias[layer]
+            q[slot] = x
+            h = np.tanh(z[:r]) * (1.0 / (1.0 + np.exp(-z[r:])))
+            y = h @ w["w_out"][layer] + w["b_out"][layer]
+            x = x + y[:r]
+            skip = skip + y[r:]
+        self.t += 1
+        h1 = np.maximum(np.maximum(skip, 0) @ w["w_head1"] + w["b_head1"], 0)
+        return h1 @ w["w_head2"] + w["b_head2"]
+
+    def forward(self, inputs: np.ndarray, logits: np.ndarray | None = None) -> None:
+        for i, cls in enumerate(np.asarray(inputs)):
+            out = self.step(int(cls))
+            if logits is not None:
+                logits[i] = out
+
+    def generate(self, out: np.ndarray, seed: int, position: int, temperature: float) -> None:
+        us = uniforms(seed, position, len(out))
+        cls = self.last
+        for i in range(len(out)):
+            cls = sample(self.step(cls), us[i], temperature)
+            out[i] = cls
+        self.last = cls
+
+
+def conv_logits(weights: WaveNetWeights, bias: np.ndarray, inputs: np.ndarray) -> np.ndarray:
+    """Whole-sequence (teacher-forced) logits by dilated convolution over ``inputs``: zeros before 0."""
+    w, r = weights.arrays, weights.residual
+    b = w["b_dil"] + np.asarray(bias, np.float32).reshape(w["b_dil"].shape)
+    x = w["embed"][np.asarray(inputs, np.int64)]  # (T, R)
+    skip = 0.0
+    for layer, d in enumerate(weights.dilations):
+        past = np.concatenate([np.zeros((d, r), np.float32), x[:-d]]) if d < len(x) else np.zeros_like(x)
+        z = np.concatenate([past, x], axis=1) @ w["w_dil"][layer] + b[layer]
+        h = np.tanh(z[:, :r]) * (1.0 / (1.0 + np.exp(-z[:, r:])))
+        y = h @ w["w_out"][layer] + w["b_out"][layer]
+        x = x + y[:, :r]
+        skip = skip + y[:, r:]
+    h1 = np.maximum(np.maximum(skip, 0) @ w["w_head1"] + w["b_head1"], 0)
+    return h1 @ w["w_head2"] + w["b_head2"]
+
+
+def naive_generate(
+    weights: WaveNetWeights, bias: np.ndarray, n: int, seed: int, temperature: float, history: np.ndarray | None = None
+) -> np.ndarray:
+    """Generate ``n`` classes recomputing the network over the last receptive field each sample.
+
+    ``history`` (default: one receptive field of silence) is the input context before sample 0.
+    """
+    rf = weights.receptive_field
+    ctx = list(np.full(rf, SILENCE, np.uint8) if history is None else history)
+    us = uniforms(seed, 0, n)
+    out = np.empty(n, np.uint8)
+    for i in range(n):
+        logits = conv_logits(weights, bias, np.array(ctx[-rf:], np.uint8))[-1]
+        out[i] = sample(logits, us[i], temperature)
+        ctx.append(out[i])
+    return out
+
+
+def random_weights(
+    dilations: list[int], residual: int = 8, skip: int = 16, head: int = 16, cond: int = 4, seed: int = 0
+) -> WaveNetWeights:
+    """Random weights of the exported layout (tests and benches that need no trained model)."""
+    rng = np.random.default_rng(seed)
+    r, s, h, n = residual, skip, head, len(dilations)
+
+    def m(*shape: int, scale: float = 1.0) -> np.ndarray:
+        return (rng.standard_normal(shape) * scale / np.sqrt(shape[-2] if len(shape) > 1 else 1)).astype(np.float32)
+
+    arrays = {
+        "embed": m(NCLASS, r),
+        "w_dil": m(n, 2 * r, 2 * r),
+        "b_dil": m(n, 2 * r, scale=0.1),
+        "w_out": m(n, r, r + s, scale=0.5),
+        "b_out": m(n, r + s, scale=0.1),
+        "w_head1": m(s, h),
+        "b_head1": m(h, scale=0.1),
+        "w_head2": m(h, NCLASS, scale=3.0),
+        "b_head2": m(NCLASS, scale=0.1),
+        "cond_root": m(12, cond),
+        "cond_quality": m(2, cond),
+        "cond_instrument": m(5, cond),
+        "cond_proj": m(cond, n * 2 * r),
+    }
+    return WaveNetWeights(arrays, list(dilations), {"sample_rate": 16000})

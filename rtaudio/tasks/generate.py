@@ -1,0 +1,291 @@
+"""WaveNet chord generation (task ``generate``): vocabulary, weights, and the generator.
+
+Runtime side only: numpy and the native Fast-WaveNet kernel :mod:`rtaudio._wavenet`; no torch.
+The model file is an ``.npz`` of float32 arrays, input-major (``[in][out]``) as the kernel
+reads them, beside a card ``NAME.json`` with its sha256 (see ``export/wavenet/export.py``).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from rtaudio.cards import load_card
+
+__all__ = [
+    "INSTRUMENTS",
+    "QUALITIES",
+    "ROOTS",
+    "Chord",
+    "WaveNetGenerator",
+    "WaveNetWeights",
+    "chroma",
+    "default_model_path",
+    "mu_law_decode",
+    "mu_law_encode",
+    "parse_chord",
+]
+
+ROOTS = ["C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B"]
+QUALITIES = ["maj", "min"]
+#: conditioning instruments and their General MIDI programs (the training renders)
+INSTRUMENTS = {"piano": 0, "epiano": 4, "organ": 16, "guitar": 24, "strings": 48}
+INTERVALS = {"maj": (0, 4, 7), "min": (0, 3, 7)}
+MU = 255
+SILENCE = 128  # mu_law_encode(0.0)
+_FLATS = {"Db": "C#", "Eb": "D#", "Gb": "F#", "Ab": "G#", "Bb": "A#", "Cb": "B", "Fb": "E", "E#": "F", "B#": "C"}
+
+
+def mu_law_encode(x: np.ndarray) -> np.ndarray:
+    """Audio in [-1, 1] -> mu-law classes 0..255 (uint8); 0.0 maps to class 128."""
+    x = np.clip(np.asarray(x, np.float64), -1.0, 1.0)
+    y = np.sign(x) * np.log1p(MU * np.abs(x)) / np.log1p(MU)
+    return np.floor((y + 1.0) / 2.0 * MU + 0.5).astype(np.uint8)
+
+
+def mu_law_decode(q: np.ndarray) -> np.ndarray:
+    """Mu-law classes -> float32 audio in [-1, 1]."""
+    y = 2.0 * np.asarray(q, np.float64) / MU - 1.0
+    return (np.sign(y) * np.expm1(np.abs(y) * np.log1p(MU)) / MU).astype(np.float32)
+
+
+_DECODE = mu_law_decode(np.arange(256))
+
+
+@dataclass(frozen=True)
+class Chord:
+    """A triad: root pitch class 0..11 (C = 0) and quality ``maj``/``min``."""
+
+    root: int
+    quality: str
+
+    @property
+    def index(self) -> int:
+        """Training label: root * 2 + (quality == min)."""
+        return self.root * 2 + QUALITIES.index(self.quality)
+
+    @property
+    def pitch_classes(self) -> frozenset[int]:
+        return frozenset((self.root + i) % 12 for i in INTERVALS[self.quality])
+
+    def __str__(self) -> str:
+        return f"{ROOTS[self.root]}:{self.quality}"
+
+
+def parse_chord(text: str | Chord) -> Chord:
+    """``C:maj``, ``F#:min``, ``Bb:maj``, ``A`` (major), ``Am`` (minor) -> :class:`Chord`."""
+    if isinstance(text, Chord):
+        return text
+    m = re.fullmatch(r"\s*([A-Ga-g])([#b]?)\s*(?::?\s*(maj|min|major|minor|m|M))?\s*", str(text))
+    if not m:
+        raise ValueError(f"bad chord {text!r}: expected ROOT[:maj|:min], e.g. C:maj, F#:min, Bb:maj")
+    name = m.group(1).upper() + m.group(2)
+    name = _FLATS.get(name, name)
+    quality = "min" if m.group(3) in ("min", "minor", "m") else "maj"
+    return Chord(ROOTS.index(name), quality)
+
+
+def check_instrument(name: str) -> str:
+    if name not in INSTRUMENTS:
+        raise ValueError(f"unknown instrument {name!r} (available: {', '.join(INSTRUMENTS)})")
+    return name
+
+
+def default_model_path() -> Path:
+    """The shipped generate model inside the installed package."""
+    return Path(str(resources.files("rtaudio") / "models" / "generate16k.npz"))
+
+
+@dataclass
+class WaveNetWeights:
+    """Exported WaveNet weights, float32 and input-major as the kernel reads them.
+
+    Attributes
+    ----------
+    arrays
+        ``embed (256, R)``, ``w_dil (L, 2R, 2R)`` (rows: the tap at ``t - d``, then ``t``),
+        ``b_dil (L, 2R)``, ``w_out (L, R, R + S)``, ``b_out (L, R + S)``, ``w_head1 (S, H)``,
+        ``b_head1 (H,)``, ``w_head2 (H, 256)``, ``b_head2 (256,)``, conditioning embeddings
+        ``cond_root (12, C)``, ``cond_quality (2, C)``, ``cond_instrument (I, C)`` and
+        ``cond_proj (C, L * 2R)``.
+    dilations
+        Per-layer dilation.
+    card
+        The model card (``{}`` for weights not loaded from a file).
+    """
+
+    arrays: dict[str, np.ndarray]
+    dilations: list[int]
+    card: dict[str, Any]
+
+    @classmethod
+    def load(cls, path: Path | None = None) -> WaveNetWeights:
+        """Load an ``.npz`` model and verify it against its card (sha256, task)."""
+        path = Path(path) if path is not None else default_model_path()
+        card = load_card(path, task="generate")
+        with np.load(path) as z:
+            arrays = {k: np.ascontiguousarray(z[k], np.float32) for k in z.files if k != "dilations"}
+            dilations = [int(d) for d in z["dilations"]]
+        return cls(arrays, dilations, card)
+
+    @property
+    def residual(self) -> int:
+        return int(self.arrays["embed"].shape[1])
+
+    @property
+    def skip(self) -> int:
+        return int(self.arrays["w_head1"].shape[0])
+
+    @property
+    def head(self) -> int:
+        return int(self.arrays["w_head1"].shape[1])
+
+    @property
+    def receptive_field(self) -> int:
+        return 1 + sum(self.dilations)
+
+    @property
+    def instruments(self) -> list[str]:
+        return list(self.card.get("conditioning", {}).get("instruments", INSTRUMENTS))
+
+    def cond_bias(self, chord: Chord, instrument: str) -> np.ndarray:
+        """Per-layer gate bias ``(L, 2R)`` float32 of a (chord, instrument) label."""
+        a = self.arrays
+        c = a["cond_root"][chord.root] + a["cond_quality"][QUALITIES.index(chord.quality)]
+        c = c + a["cond_instrument"][self.instruments.index(check_instrument(instrument))]
+        return (c @ a["cond_proj"]).astype(np.float32).reshape(len(self.dilations), 2 * self.residual)
+
+    def kernel(self) -> Any:
+        """A fresh native kernel over these weights."""
+        from rtaudio import _wavenet
+
+        a = self.arrays
+        return _wavenet.Kernel(
+            self.dilations, self.residual, self.skip, self.head,
+            a["embed"], a["w_dil"], a["b_dil"], a["w_out"], a["b_out"],
+            a["w_head1"], a["b_head1"], a["w_head2"], a["b_head2"],
+        )  # fmt: skip
+
+
+class WaveNetGenerator:
+    """Chord WaveNet as a :class:`~rtaudio.engine.contracts.Generator`: mono, 16 kHz, pulled.
+
+    The stream starts from silence: :meth:`reset` fills every queue by teacher-forcing one
+    receptive field of silent input under the initial chord, as if silence had always been
+    playing. Sample ``p`` of the stream is drawn with the uniform keyed to ``(seed, p)``, so
+    a take is a pure function of the seed and the (control, boundary) history.
+
+    Parameters
+    ----------
+    weights
+        Loaded weights, or ``None`` for the shipped model.
+    chord, instrument
+        Initial control.
+    seed
+        Sampling seed.
+    temperature
+        Softmax temperature (``0`` = greedy argmax).
+    block
+        Control granularity in samples (10 ms by default): :meth:`control` takes effect at
+        the next render, which always starts on a multiple of ``block``.
+    """
+
+    channels = 1
+
+    def __init__(
+        self,
+        weights: WaveNetWeights | None = None,
+        chord: str | Chord = "C:maj",
+        instrument: str = "piano",
+        seed: int = 0,
+        temperature: float = 1.0,
+        block: int = 160,
+    ) -> None:
+        self.weights = weights if weights is not None else WaveNetWeights.load()
+        self.out_rate = int(self.weights.card.get("sample_rate", 16000))
+        self.block = int(block)
+        self.seed = int(seed) & (2**64 - 1)
+        self.temperature = float(temperature)
+        if not self.temperature >= 0:
+            raise ValueError(f"temperature must be >= 0, got {temperature}")
+        self._initial = (parse_chord(chord), check_instrument(instrument))
+        self._kernel = self.weights.kernel()
+        self._bias_cache: dict[tuple[Chord, str], np.ndarray] = {}
+        self.reset()
+
+    @property
+    def position(self) -> int:
+        """Samples rendered since :meth:`reset`."""
+        return self._position
+
+    @property
+    def chord(self) -> Chord:
+        return self._control[0]
+
+    @property
+    def instrument(self) -> str:
+        return self._control[1]
+
+    def _apply(self, chord: Chord, instrument: str) -> None:
+        key = (chord, instrument)
+        if key not in self._bias_cache:
+            self._bias_cache[key] = self.weights.cond_bias(chord, instrument)
+        self._kernel.set_cond(self._bias_cache[key])
+        self._control = key
+
+    def reset(self) -> None:
+        self._kernel.reset()
+        self._apply(*self._initial)
+        self._kernel.forward(np.full(self.weights.receptive_field, SILENCE, np.uint8))
+        self._kernel.last = SILENCE
+        self._position = 0
+
+    def control(self, value: Any) -> None:
+        """New chord (``"A:min"``, a :class:`Chord`) or ``{"chord": ..., "instrument": ...}``."""
+        if isinstance(value, dict):
+            chord = parse_chord(value.get("chord", self.chord))
+            instrument = check_instrument(value.get("instrument", self.instrument))
+        else:
+            chord, instrument = parse_chord(value), self.instrument
+        self._apply(chord, instrument)
+
+    def render_classes(self, n: int) -> np.ndarray:
+        """The next ``n`` samples as mu-law classes (uint8)."""
+        if n % self.block:
+            raise ValueError(f"render length {n} is not a multiple of the block ({self.block})")
+        out = np.empty(n, np.uint8)
+        self._kernel.generate(out, self.seed, self._position, self.temperature)
+        self._position += n
+        return out
+
+    def render(self, n: int) -> np.ndarray:
+        return _DECODE[self.render_classes(n)][None, :]
+
+
+def chroma(audio: np.ndarray, rate: int, n_fft: int = 4096, fmin: float = 60.0, fmax: float = 2000.0) -> np.ndarray:
+    """Long-term chroma: power per pitch class (C = 0) summed over Hann STFT frames, normalised.
+
+    Each bin between ``fmin`` and ``fmax`` votes its power for its nearest equal-tempered pitch
+    class (A4 = 440 Hz).
+    """
+    x = np.asarray(audio, np.float64).ravel()
+    hop = n_fft // 4
+    if len(x) < n_fft:
+        x = np.pad(x, (0, n_fft - len(x)))
+    frames = np.lib.stride_tricks.sliding_window_view(x, n_fft)[::hop] * np.hanning(n_fft)
+    power = (np.abs(np.fft.rfft(frames, axis=1)) ** 2).sum(axis=0)
+    freqs = np.fft.rfftfreq(n_fft, 1.0 / rate)
+    keep = (freqs >= fmin) & (freqs <= fmax)
+    pc = np.round(12 * np.log2(freqs[keep] / 440.0) + 69).astype(int) % 12
+    out = np.bincount(pc, weights=power[keep], minlength=12)
+    return out / max(out.sum(), 1e-20)
+
+
+def top_pitch_classes(audio: np.ndarray, rate: int, k: int = 3) -> frozenset[int]:
+    """The ``k`` strongest pitch classes of the long-term chroma."""
+    return frozenset(int(i) for i in np.argsort(chroma(audio, rate))[::-1][:k])

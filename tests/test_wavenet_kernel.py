@@ -1,0 +1,158 @@
+"""The native Fast-WaveNet kernel against its numpy reference and the torch model."""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+import pytest
+
+from kernels.wavenet.reference import ReferenceKernel, conv_logits, naive_generate, random_weights, uniforms
+from rtaudio import _wavenet
+from rtaudio.tasks.generate import SILENCE, Chord
+
+DILATIONS = [1, 2, 4, 8, 16, 1, 2, 4, 8, 16]
+
+
+@pytest.fixture(scope="module")
+def weights():
+    return random_weights(DILATIONS, residual=8, skip=12, head=16, seed=3)
+
+
+@pytest.fixture(scope="module")
+def bias(weights):
+    return weights.cond_bias(Chord(9, "min"), "organ")
+
+
+def teacher_logits(kernel, inputs: np.ndarray) -> np.ndarray:
+    out = np.empty((len(inputs), 256), np.float32)
+    kernel.reset()
+    kernel.forward(inputs, out)
+    return out
+
+
+def test_teacher_forced_logits_match_reference_and_convolution(weights, bias):
+    rng = np.random.default_rng(0)
+    inputs = rng.integers(0, 256, 300).astype(np.uint8)
+    k, ref = weights.kernel(), ReferenceKernel(weights)
+    k.set_cond(bias)
+    ref.set_cond(bias)
+    native, reference = teacher_logits(k, inputs), teacher_logits(ref, inputs)
+    whole = conv_logits(weights, bias, inputs)
+    scale = np.abs(whole).max()
+    assert scale > 1.0  # logits are not trivially small
+    np.testing.assert_allclose(native, reference, atol=2e-5 * scale)
+    np.testing.assert_allclose(native, whole, atol=2e-5 * scale)
+
+
+def test_conditioning_changes_logits(weights):
+    inputs = np.full(64, SILENCE, np.uint8)
+    k = weights.kernel()
+    k.set_cond(weights.cond_bias(Chord(0, "maj"), "piano"))
+    a = teacher_logits(k, inputs)
+    k.set_cond(weights.cond_bias(Chord(0, "min"), "piano"))
+    b = teacher_logits(k, inputs)
+    assert np.abs(a - b).max() > 1e-2
+
+
+def test_keyed_uniforms_match():
+    us = uniforms(12345, 1000, 50)
+    assert [_wavenet.uniform(12345, 1000 + i) for i in range(50)] == list(us)
+    assert 0.3 < us.mean() < 0.7 and len(set(us)) == 50
+
+
+@pytest.mark.parametrize("temperature", [1.0, 0.7, 0.0])
+def test_generated_samples_equal_reference(weights, bias, temperature):
+    k, ref = weights.kernel(), ReferenceKernel(weights)
+    for kern in (k, ref):
+        kern.set_cond(bias)
+        kern.reset()
+    a, b = np.empty(400, np.uint8), np.empty(400, np.uint8)
+    k.generate(a, 7, 0, temperature)
+    ref.generate(b, 7, 0, temperature)
+    np.testing.assert_array_equal(a, b)
+    assert k.last == ref.last == int(a[-1])
+    if temperature:
+        assert len(np.unique(a)) > 10  # really sampling
+
+
+def test_generation_is_position_keyed_not_call_keyed(weights, bias):
+    """Cutting a take into calls of any size gives the same samples; another seed does not."""
+    k = weights.kernel()
+    k.set_cond(bias)
+    whole = np.empty(500, np.uint8)
+    k.generate(whole, 1, 0, 1.0)
+    k.reset()
+    parts, pos = [], 0
+    for n in (1, 7, 64, 128, 300):
+        out = np.empty(n, np.uint8)
+        k.generate(out, 1, pos, 1.0)
+        parts.append(out)
+        pos += n
+    np.testing.assert_array_equal(np.concatenate(parts), whole)
+    k.reset()
+    other = np.empty(500, np.uint8)
+    k.generate(other, 2, 0, 1.0)
+    assert (other != whole).mean() > 0.5
+
+
+def test_naive_recompute_equals_queues(weights, bias):
+    k = weights.kernel()
+    k.set_cond(bias)
+    k.forward(np.full(weights.receptive_field, SILENCE, np.uint8))
+    k.last = SILENCE
+    fast = np.empty(60, np.uint8)
+    k.generate(fast, 5, 0, 1.0)
+    np.testing.assert_array_equal(naive_generate(weights, bias, 60, 5, 1.0), fast)
+
+
+def test_bad_inputs_are_refused(weights):
+    k = weights.kernel()
+    with pytest.raises(ValueError):
+        k.set_cond(np.zeros(3, np.float32))
+    with pytest.raises(ValueError):
+        k.forward(np.zeros(4, np.uint8), np.zeros((4, 255), np.float32))
+    with pytest.raises(ValueError):
+        k.forward(np.zeros(4, np.int32))
+    with pytest.raises(ValueError):
+        k.last = 256
+
+
+def test_releases_the_gil(weights):
+    """Another Python thread makes progress while the kernel generates."""
+    k = weights.kernel()
+    out = np.empty(200_000, np.uint8)
+    ticks = []
+    done = threading.Event()
+
+    def count():
+        while not done.is_set():
+            ticks.append(1)
+
+    t = threading.Thread(target=count)
+    t.start()
+    k.generate(out, 0, 0, 1.0)  # a pure C call: a GIL-holding kernel would starve the counter
+    ticks_during = len(ticks)
+    done.set()
+    t.join()
+    assert ticks_during > 1000
+
+
+def test_torch_teacher_forced_logits_match_kernel():
+    torch = pytest.importorskip("torch")
+    from export.wavenet.export import torch_logits, weights_of
+    from export.wavenet.models import WaveNet, WaveNetConfig
+
+    torch.manual_seed(0)
+    net = WaveNet(WaveNetConfig(residual=8, skip=12, head=16, cond=4, dilations=DILATIONS)).eval()
+    for p in net.parameters():  # away from the init so the gates are not all near 0
+        p.data.add_(0.3 * torch.randn_like(p))
+    w = weights_of(net)
+    inputs = np.random.default_rng(1).integers(0, 256, 400).astype(np.uint8)
+    chord, inst = 7, 3
+    k = w.kernel()
+    k.set_cond(w.cond_bias(Chord(chord // 2, ["maj", "min"][chord % 2]), w.instruments[inst]))
+    native = teacher_logits(k, inputs)
+    expected = torch_logits(net, inputs, chord, inst)
+    assert np.abs(expected).max() > 1.0
+    np.testing.assert_allclose(native, expected, atol=2e-5 * np.abs(expected).max())
