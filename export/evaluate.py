@@ -24,9 +24,9 @@ import numpy as np
 import soundfile as sf
 import soxr
 
+from export.checkpoint import upsample_kernel
 from export.data import DATA_DIR, degrade, linear_up, sinc_up
 from rtaudio.metrics import lsd, lsd_hf, snr
-from rtaudio.tasks.neural_upsample import NeuralUpsampleKernel
 
 PAIRS = [(16000, 48000), (24000, 48000), (8000, 16000)]
 
@@ -95,7 +95,7 @@ def run_model(
 
     The predictor pass is shared by all step counts (it is the same computation).
     """
-    k = NeuralUpsampleKernel(model, in_rate, out_rate, steps=0, seed=seed, threads=threads)
+    k = upsample_kernel(model, in_rate, out_rate, steps=0, seed=seed, threads=threads)
     sched = schedules or k.card["schedules"]
     dur = sum(len(x) for x in lows) / in_rate
     t0 = time.perf_counter()

@@ -23,8 +23,9 @@ import onnxruntime as ort
 import torch
 
 from export.models import BandNet, NetConfig
+from rtaudio.cards import sha256_file
 from rtaudio.tasks import envelope as envelope_filter
-from rtaudio.tasks.neural_upsample import context_for, sha256_file
+from rtaudio.tasks.neural_upsample import context_for
 
 RATE_PAIRS = [[16000, 48000], [24000, 48000], [8000, 48000], [8000, 16000]]
 

@@ -24,9 +24,9 @@ from pathlib import Path
 
 import numpy as np
 
+from export.checkpoint import upsample_kernel
 from export.data import sinc_up
 from export.evaluate import PAIRS, low_inputs, references, scores
-from rtaudio.tasks.neural_upsample import NeuralUpsampleKernel
 
 GAINS = (0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0, 1.1, 1.25, 1.5)
 ONE_STEP = (0.1, 0.03, 0.01, 0.003, 0.001)
@@ -42,7 +42,7 @@ class PairData:
         self.key = f"{in_rate}->{out_rate}"
         self.refs = references(out_rate, corpus, limit, part="dev")
         lows = low_inputs(self.refs, in_rate, out_rate, "stft")
-        self.kernel = NeuralUpsampleKernel(model, in_rate, out_rate, steps=0, threads=threads, sigmas=[])
+        self.kernel = upsample_kernel(model, in_rate, out_rate, steps=0, threads=threads, sigmas=[])
         self.states = [self.kernel.predict(x[None].astype(np.float32), 0) for x in lows]
         self.sinc = scores(self.refs, [sinc_up(x, in_rate, out_rate) for x in lows], in_rate, out_rate)
         self.rates = (in_rate, out_rate)

@@ -1,49 +1,49 @@
-"""Model lookup: task + model name (or path) + rates -> a ready chunk kernel.
+"""The one place tasks are registered, and model lookup: task + model name (or path) -> a plan.
 
-Shipped neural models live in ``rtaudio/models/`` as ``NAME.onnx`` beside a model card
-``NAME.json``; the baselines ``sinc`` and ``linear`` are always available.
+Shipped models live in ``rtaudio/models/`` as ``NAME.onnx`` beside a model card ``NAME.json``
+(:mod:`rtaudio.cards`); each task's baselines are always available. Adding a task is one
+module (a :class:`~rtaudio.tasks.task.Task` subclass) and one line in :data:`TASKS`.
 """
 
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass
+import dataclasses
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from rtaudio.tasks.base import Kernel
-from rtaudio.tasks.resample import LinearKernel, SincKernel, adapt
+from rtaudio.cards import CardError, read_card
+from rtaudio.tasks.task import MAX_RATE, MIN_RATE, ModelError, ModelInfo, Plan, Request, Task, check_rate
+from rtaudio.tasks.upsample import UPSAMPLE
+from rtaudio.tasks.vocode import VOCODE
 
-TASKS = ("upsample", "vocode")
-BASELINES = ("sinc", "linear")
-#: out rate for baselines when neither the user nor a model says otherwise
-DEFAULT_BASELINE_OUT_RATE = 48000
-MIN_RATE, MAX_RATE = 1000, 768000
+__all__ = [
+    "MAX_RATE",
+    "MIN_RATE",
+    "TASKS",
+    "ModelError",
+    "ModelInfo",
+    "Plan",
+    "Request",
+    "build_plan",
+    "check_rate",
+    "default_model",
+    "find_model",
+    "get_task",
+    "models_dir",
+    "shipped_models",
+]
 
-
-class ModelError(ValueError):
-    """Unknown task/model, bad card, or a rate the model cannot serve (one-line message)."""
-
-
-@dataclass(frozen=True)
-class ModelInfo:
-    """A shipped or user-supplied model: its card and where its weights are."""
-
-    name: str
-    task: str
-    card: dict[str, Any]
-    path: Path | None  # None for baselines
-
-    @property
-    def pairs(self) -> list[tuple[int, int]]:
-        """(in_rate, out_rate) pairs the model serves natively."""
-        return [(int(a), int(b)) for a, b in self.card.get("rate_pairs", [])]
+#: every task, by its ``--task`` name
+TASKS: dict[str, Task] = {task.name: task for task in (UPSAMPLE, VOCODE)}
 
 
-def _baseline_card(name: str) -> dict[str, Any]:
-    what = "soxr very-high-quality sinc" if name == "sinc" else "linear interpolation"
-    return {"name": name, "task": "upsample", "kind": "baseline", "description": what, "rate_pairs": []}
+def get_task(name: str) -> Task:
+    """The registered task called ``name`` (one-line error listing the others)."""
+    try:
+        return TASKS[name]
+    except KeyError:
+        raise ModelError(f"unknown task {name!r} (available: {', '.join(TASKS)})") from None
 
 
 def models_dir() -> Path:
@@ -51,52 +51,38 @@ def models_dir() -> Path:
     return Path(str(resources.files("rtaudio") / "models"))
 
 
-def _card_for(onnx_path: Path) -> dict[str, Any]:
-    card_path = onnx_path.with_suffix(".json")
-    if not card_path.is_file():
-        raise ModelError(f"model card {card_path} is missing (expected beside {onnx_path.name})")
-    try:
-        return json.loads(card_path.read_text())
-    except (OSError, json.JSONDecodeError) as exc:
-        raise ModelError(f"model card {card_path} is unreadable: {exc}") from None
+def _weights(folder: Path) -> list[Path]:
+    """Weight files with a card beside them (``.onnx``; other formats a task ships, e.g. ``.npz`` weights)."""
+    return sorted(p for p in folder.iterdir() if p.suffix in (".onnx",) and p.with_suffix(".json").is_file())
 
 
 def shipped_models(task: str | None = None) -> list[ModelInfo]:
-    """Baselines and shipped neural models, optionally for one task."""
-    found = [ModelInfo(n, "upsample", _baseline_card(n), None) for n in BASELINES]
-    for onnx_path in sorted(models_dir().glob("*.onnx")):
-        card = _card_for(onnx_path)
-        found.append(ModelInfo(card.get("name", onnx_path.stem), card.get("task", "?"), card, onnx_path))
-    return [m for m in found if task is None or m.task == task]
+    """Baselines and shipped models, optionally for one task (an unknown task is a one-line error)."""
+    tasks = [get_task(task)] if task is not None else list(TASKS.values())
+    found = [ModelInfo(n, t.name, t.baseline_card(n), None) for t in tasks for n in t.baselines]
+    wanted = {t.name for t in tasks}
+    for path in _weights(models_dir()):
+        card = read_card(path)
+        if card.get("task") in wanted:
+            found.append(ModelInfo(str(card.get("name", path.stem)), str(card["task"]), card, path))
+    return found
 
 
-def default_model(task: str, in_rate: int | None) -> str:
-    """The shipped model a task uses by default for a source rate (sinc until one exists).
-
-    A card without ``rate_pairs`` (a vocoder) serves any source rate.
-    """
-    for info in shipped_models(task):
-        if (
-            info.path is not None
-            and info.card.get("default")
-            and (in_rate is None or not info.pairs or any(a == in_rate for a, _ in info.pairs))
-        ):
-            return info.name
-    if task == "vocode":
-        raise ModelError("no vocoder is installed (rtaudio/models/ has no default vocode model)")
-    return "sinc"
+def default_model(task: str, band_rate: int | None) -> str:
+    """The model a task uses when none is named, for a source band of ``band_rate`` Hz."""
+    return get_task(task).default_model(shipped_models(task), band_rate)
 
 
 def find_model(task: str, model: str) -> ModelInfo:
     """Resolve a model name, or a path to an ``.onnx`` file with its card beside it."""
-    if task not in TASKS:
-        raise ModelError(f"unknown task {task!r} (available: {', '.join(TASKS)})")
+    get_task(task)
     candidate = Path(model)
     if candidate.suffix == ".onnx":
         if not candidate.is_file():
             raise ModelError(f"model file {model} does not exist")
-        card = _card_for(candidate)
-        return ModelInfo(card.get("name", candidate.stem), card.get("task", task), card, candidate)
+        card = read_card(candidate)
+        name = card.get("name", candidate.stem)
+        return ModelInfo(str(name), str(card.get("task", task)), card, candidate)
     for info in shipped_models(task):
         if info.name == model:
             return info
@@ -104,25 +90,7 @@ def find_model(task: str, model: str) -> ModelInfo:
     raise ModelError(f"unknown model {model!r} for task {task!r} (available: {names})")
 
 
-def check_rate(rate: int, what: str) -> int:
-    """Reject absurd sample rates with a one-line error."""
-    if not MIN_RATE <= int(rate) <= MAX_RATE:
-        raise ModelError(f"{what} {rate} Hz is outside {MIN_RATE}..{MAX_RATE} Hz")
-    return int(rate)
-
-
-@dataclass(frozen=True)
-class KernelPlan:
-    """What :func:`build_kernel` decided: the kernel and the rates it bridges."""
-
-    kernel: Kernel
-    model: ModelInfo
-    source_rate: int  # rate of the audio handed to the engine
-    band_rate: int  # rate whose Nyquist bounds the source's content (--in-rate)
-    out_rate: int
-
-
-def build_kernel(
+def build_plan(
     task: str = "upsample",
     model: str | None = None,
     source_rate: int = 16000,
@@ -132,81 +100,50 @@ def build_kernel(
     seed: int = 0,
     backend: str = "cpu",
     threads: int | None = None,
-    mel_input: bool = False,
-) -> KernelPlan:
-    """Build the kernel for ``task``/``model`` that takes ``source_rate`` audio.
+    options: dict[str, Any] | None = None,
+    input_kind: str = "audio",
+) -> Plan:
+    """Build the plan for ``task``/``model`` that takes ``source_rate`` audio.
 
     Parameters
     ----------
+    task
+        A registered task name (:data:`TASKS`).
+    model
+        Shipped model name, a baseline, or a path to an ``.onnx`` with its card;
+        ``None``: the task's default for the source band.
     source_rate
         Sample rate of the audio that will be fed (file or device rate).
     in_rate
         Bandwidth of the source, as a rate: e.g. 16000 for 16 kHz material stored at
-        48 kHz. Defaults to ``source_rate``. The source is resampled to it first.
+        48 kHz. Defaults to ``source_rate``.
     out_rate
-        Output rate; defaults to the model's native output rate for ``in_rate``.
+        Output rate; defaults to the model's native output rate.
     steps, seed, backend, threads
         Diffusion steps (``None``: the card's default), noise seed, runtime backend and
         its thread count. Ignored by the baselines.
-    mel_input
-        ``vocode`` only: the source is log-mel frames (channels = mel bands) at the model's
-        frame rate, not audio; ``source_rate`` is then ignored.
+    options
+        The task's own options (``Task.option_names``).
+    input_kind
+        ``"audio"`` or a task-specific input (``"mel"`` frames for ``vocode``).
     """
-    if task == "vocode":
-        return _vocoder_plan(
-            find_model(task, model or default_model(task, None)),
-            source_rate,
-            out_rate,
-            steps,
-            seed,
-            backend,
-            threads,
-            mel_input,
-        )
-    if mel_input:
-        raise ModelError(f"mel input needs --task vocode, not {task}")
-    source_rate = check_rate(source_rate, "source rate")
-    band_rate = check_rate(in_rate if in_rate is not None else source_rate, "input rate")
-    name = model or default_model(task, band_rate)
+    chosen = get_task(task)
+    if threads is not None and threads < 1:
+        raise ModelError(f"--threads must be at least 1, not {threads}")
+    if steps is not None and steps < 0:
+        raise ModelError(f"--steps must not be negative, not {steps}")
+    request = Request(source_rate, in_rate, out_rate, steps, seed, backend, threads, dict(options or {}), input_kind)
+    band = check_rate(in_rate if in_rate is not None else source_rate, "input rate") if input_kind == "audio" else None
+    name = model or chosen.default_model(shipped_models(task), band)
     info = find_model(task, name)
-    if info.path is None:
-        final_rate = check_rate(out_rate or DEFAULT_BASELINE_OUT_RATE, "output rate")
-        cls = SincKernel if info.name == "sinc" else LinearKernel
-        inner: Kernel = cls(band_rate, final_rate)
-    else:
-        native = dict(info.pairs)
-        if band_rate not in native:
-            rates = ", ".join(f"{a}->{b}" for a, b in info.pairs)
-            raise ModelError(
-                f"model {info.name} serves {rates} Hz, not a {band_rate} Hz source "
-                "(declare the source bandwidth with --in-rate, or use --model sinc)"
-            )
-        from rtaudio.tasks.neural_upsample import NeuralUpsampleKernel
-
-        inner = NeuralUpsampleKernel(
-            info.path, band_rate, native[band_rate], steps=steps, seed=seed, backend=backend, threads=threads
+    if info.task != chosen.name:
+        raise CardError(f"{name} is a {info.task!r} model (its card says so), not a {chosen.name!r} one")
+    plan = chosen.build(info, request)
+    if model is None and info.is_baseline and any(not m.is_baseline for m in shipped_models(task)):
+        served = sorted({a for m in shipped_models(task) for a, _ in m.pairs})
+        hint = (
+            f"no shipped {task} model serves a {band} Hz band, so {info.name} runs; if the material's band is "
+            f"narrower, declare it with --in-rate ({', '.join(map(str, served))})"
         )
-        final_rate = check_rate(out_rate or native[band_rate], "output rate")
-    return KernelPlan(adapt(inner, source_rate, final_rate), info, source_rate, band_rate, final_rate)
-
-
-def _vocoder_plan(
-    info: ModelInfo,
-    source_rate: int,
-    out_rate: int | None,
-    steps: int | None,
-    seed: int,
-    backend: str,
-    threads: int | None,
-    mel_input: bool,
-) -> KernelPlan:
-    """Vocoder kernels: audio -> mel -> audio (any source rate, resampled), or mel frames -> audio."""
-    from rtaudio.tasks.vocode import AudioVocodeKernel, MelVocodeKernel
-
-    if info.path is None:
-        raise ModelError(f"{info.name} is not a vocoder")
-    cls = MelVocodeKernel if mel_input else AudioVocodeKernel
-    inner = cls(info.path, steps=steps, seed=seed, backend=backend, threads=threads)
-    rate = inner.in_rate if mel_input else check_rate(source_rate, "source rate")
-    final_rate = check_rate(out_rate or inner.out_rate, "output rate")
-    return KernelPlan(adapt(inner, rate, final_rate), info, rate, rate, final_rate)
+        plan = dataclasses.replace(plan, notes=(*plan.notes, hint))
+    return plan

@@ -10,10 +10,10 @@ import soxr
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from rtaudio.engine.contracts import out_length
 from rtaudio.engine.noise import position_noise
 from rtaudio.engine.processor import Processor, process_offline
 from rtaudio.engine.ring import RingBuffer
-from rtaudio.tasks.base import out_length
 from rtaudio.tasks.resample import LinearKernel, RateAdapter, SincKernel
 
 

@@ -71,8 +71,16 @@ def test_panel_says_when_adaptive_grew_latency():
     assert "nuwave · backend soxr · steps 4" in text
 
 
-def test_panel_says_when_there_is_nothing_to_upsample():
-    assert "full band: nothing to upsample" in rendered(render_panel(known_stats(in_rate=48000)))
+def test_panel_shows_the_tasks_hint():
+    from rtaudio.registry import build_plan
+
+    full_band = build_plan("upsample", "sinc", 48000)
+    hint = full_band.task.live_hint(full_band, 48000)
+    assert "full band: nothing to upsample" in rendered(render_panel(known_stats(in_rate=48000, hint=hint)))
+    narrow = build_plan("upsample", "sinc", 48000, in_rate=16000)
+    assert narrow.task.live_hint(narrow, 48000) is None
+    vocoder = build_plan("vocode", source_rate=48000, threads=1)  # a vocoder at the device rate is not "full band"
+    assert vocoder.task.live_hint(vocoder, 48000) is None
 
 
 def test_summary_has_no_momentary_levels():

@@ -10,9 +10,11 @@ import pytest
 
 torch = pytest.importorskip("torch", reason="export tests need the training extra (torch)")
 
+from export.checkpoint import upsample_kernel  # noqa: E402
 from export.export_onnx import export, parity  # noqa: E402
 from export.models import BandNet, NetConfig, highpass, sample  # noqa: E402
-from rtaudio.tasks.neural_upsample import NeuralUpsampleKernel, sha256_file  # noqa: E402
+from rtaudio.cards import sha256_file  # noqa: E402
+from rtaudio.tasks.neural_upsample import NeuralUpsampleKernel  # noqa: E402
 
 SMALL = NetConfig(layers=4, channels=16, dilation_cycle=3, emb=32)
 
@@ -75,9 +77,9 @@ def test_sampler_is_deterministic_given_noise() -> None:
     assert not torch.equal(a, c)
 
 
-def test_torch_backend_matches_onnx_backend(exported: tuple[BandNet, Path]) -> None:
+def test_checkpoint_network_matches_onnx_graph(exported: tuple[BandNet, Path]) -> None:
     _, path = exported
     x = (0.1 * np.random.default_rng(0).standard_normal((1, 8000))).astype(np.float32)
     ort_k = NeuralUpsampleKernel(path, 16000, 48000, steps=2, seed=5, threads=1)
-    pt_k = NeuralUpsampleKernel(path.with_suffix(".pt"), 16000, 48000, steps=2, seed=5, backend="torch", threads=1)
+    pt_k = upsample_kernel(path.with_suffix(".pt"), 16000, 48000, steps=2, seed=5, threads=1)
     assert np.abs(ort_k.run(x, 100) - pt_k.run(x, 100)).max() < 1e-4

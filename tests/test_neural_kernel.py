@@ -9,14 +9,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from rtaudio.backends import BackendUnavailable, open_backend
-from rtaudio.tasks.neural_upsample import (
-    DEFAULT_MODEL,
-    ModelIntegrityError,
-    NeuralUpsampleKernel,
-    context_for,
-    sha256_file,
-)
+from rtaudio.backends import BackendUnavailable, open_model
+from rtaudio.cards import CardError, sha256_file
+from rtaudio.tasks.neural_upsample import DEFAULT_MODEL, NeuralUpsampleKernel, context_for
 
 PAIRS = [(16000, 48000), (24000, 48000), (8000, 16000)]
 
@@ -93,7 +88,7 @@ def test_corrupt_model_is_refused(tmp_path: Path) -> None:
     data = bytearray(DEFAULT_MODEL.read_bytes())
     data[-10] ^= 0xFF
     bad.write_bytes(bytes(data))
-    with pytest.raises(ModelIntegrityError, match="sha256"):
+    with pytest.raises(CardError, match="sha256"):
         NeuralUpsampleKernel(bad, 16000, 48000)
 
 
@@ -103,12 +98,12 @@ def test_corrupt_or_missing_envelope_is_refused(tmp_path: Path) -> None:
     model = tmp_path / DEFAULT_MODEL.name
     shutil.copy(DEFAULT_MODEL, model)
     shutil.copy(DEFAULT_MODEL.with_suffix(".json"), model.with_suffix(".json"))
-    with pytest.raises(FileNotFoundError, match="envelope"):
+    with pytest.raises(CardError, match="envelope"):
         NeuralUpsampleKernel(model, 16000, 48000)
     data = bytearray((DEFAULT_MODEL.parent / card["envelope"]["file"]).read_bytes())
     data[-10] ^= 0xFF
     (tmp_path / card["envelope"]["file"]).write_bytes(bytes(data))
-    with pytest.raises(ModelIntegrityError, match="sha256"):
+    with pytest.raises(CardError, match="sha256"):
         NeuralUpsampleKernel(model, 16000, 48000)
 
 
@@ -123,9 +118,9 @@ def test_unsupported_pair_and_missing_backend_are_clear_errors() -> None:
     with pytest.raises(ValueError, match="supports"):
         NeuralUpsampleKernel(None, 22050, 48000)
     with pytest.raises(BackendUnavailable, match="CUDAExecutionProvider"):
-        open_backend(DEFAULT_MODEL, "cuda")
+        open_model(DEFAULT_MODEL, "cuda")
     with pytest.raises(BackendUnavailable, match="unknown backend"):
-        open_backend(DEFAULT_MODEL, "metal")
+        open_model(DEFAULT_MODEL, "metal")
 
 
 def test_runtime_does_not_import_torch() -> None:

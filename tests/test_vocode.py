@@ -11,7 +11,7 @@ import soxr
 
 from rtaudio.engine.processor import Processor, process_offline
 from rtaudio.metrics_vocode import log_mel_l1, mrstft_distance, pesq_wb
-from rtaudio.registry import build_kernel, models_dir
+from rtaudio.registry import build_plan, models_dir
 from rtaudio.tasks.mel import DEFAULT, MelBands, MelSpec, log_mel, mel_bands, mel_filters
 from rtaudio.tasks.spectral import PREDICTOR_GAIN, griffin_lim, istft, mel_griffin_lim, stft
 from rtaudio.tasks.vocode import AudioVocodeKernel, MelVocodeKernel
@@ -249,7 +249,7 @@ def test_mel_kernel_matches_audio_kernel_and_is_deterministic(speech_24k):
 
 def test_registry_resamples_any_source_rate_to_the_vocoder(speech_48k):
     x = speech_48k[:48000]
-    plan = build_kernel("vocode", source_rate=48000, steps=0, threads=1)
+    plan = build_plan("vocode", source_rate=48000, steps=0, threads=1)
     assert plan.out_rate == RATE and plan.model.name == "vocoder24k"
     proc = Processor(plan.kernel, chunk=9600, crossfade=960)
     y = _stream(proc, x, [4096])

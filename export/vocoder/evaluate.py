@@ -24,7 +24,7 @@ from export.vocoder.data import heldout_set
 from rtaudio.api import processor_for
 from rtaudio.engine.processor import process_offline
 from rtaudio.metrics_vocode import log_mel_l1, mrstft_distance, pesq_wb
-from rtaudio.registry import build_kernel
+from rtaudio.registry import build_plan
 from rtaudio.tasks.mel import MelSpec, log_mel, mel_bands, mel_filters, window
 from rtaudio.tasks.spectral import mel_griffin_lim
 from rtaudio.tasks.vocode import AudioVocodeKernel
@@ -120,7 +120,7 @@ def stream(
     model: Path, steps: int, audio: np.ndarray, rate: int, threads: int | None, phase_iters: int | None = None
 ) -> tuple[np.ndarray, dict]:
     """Stream ``audio`` through the engine in 10 ms blocks; output and timing."""
-    plan = build_kernel("vocode", str(model), rate, steps=steps, threads=threads)
+    plan = build_plan("vocode", str(model), rate, steps=steps, threads=threads)
     if phase_iters is not None:
         plan.kernel.vocoder.phase_iters = phase_iters
     proc = processor_for(plan)

@@ -25,7 +25,7 @@ from torch import nn
 
 from export.vocoder.models import Vocoder
 from export.vocoder.train import load_checkpoint
-from rtaudio.tasks.neural_upsample import sha256_file
+from rtaudio.cards import sha256_file
 from rtaudio.tasks.spectral import PREDICTOR_GAIN, griffin_lim
 
 #: WaveGrad's 6-step schedule found by grid search (paper), the search's starting point.

@@ -1,48 +1,60 @@
-"""Inference backends for band-extension networks.
+"""Inference backends: one generic ONNX Runtime model runner for every task.
 
-Every backend runs one network call, ``run(cond, x_t, sigma, cutoff) -> high band``, on
-float32 arrays: ``cond`` and ``x_t`` are (batch, 1, T), ``sigma`` and ``cutoff`` are (1,).
-Asking for a backend that is not available raises :class:`BackendUnavailable`; nothing
-falls back silently to another device.
+:class:`~rtaudio.backends.onnx.OnnxModel` runs a graph on named inputs,
+``run(feeds) -> outputs`` (both dicts of float32 arrays keyed by the graph's names), on the
+CPU, CUDA or TensorRT execution provider. Asking for a provider that is not available raises
+:class:`BackendUnavailable`; nothing falls back silently to another device. A model file that
+ONNX Runtime cannot load, or whose inputs and outputs are not the ones the task feeds, raises
+:class:`ModelFileError` naming the file and what is wrong. PyTorch checkpoints are run by
+``export/`` (the runtime never imports torch).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Protocol
 
-import numpy as np
-
-#: Names accepted by :func:`open_backend`.
-BACKENDS = ("cpu", "cuda", "tensorrt", "torch")
+#: Names accepted by :func:`open_model` (ONNX Runtime execution providers).
+BACKENDS = ("cpu", "cuda", "tensorrt")
 
 
 class BackendUnavailable(RuntimeError):
     """The requested backend cannot run here (missing package, provider or device)."""
 
 
-class Backend(Protocol):
-    name: str
-
-    def run(self, cond: np.ndarray, x_t: np.ndarray, sigma: np.ndarray, cutoff: np.ndarray) -> np.ndarray: ...
+class ModelFileError(ValueError):
+    """A model file (or its card or a side file) is unreadable or is not the model the task expects."""
 
 
-def open_backend(
-    model_path: str | Path,
+def open_model(
+    path: str | Path,
     backend: str = "cpu",
     threads: int | None = None,
+    *,
+    inputs: tuple[str, ...] | None = None,
+    outputs: tuple[str, ...] | None = None,
     cache_dir: str | Path | None = None,
-) -> Backend:
-    """Open ``model_path`` (``.onnx`` for ORT backends, a training ``.pt`` for ``torch``)."""
-    path = Path(model_path)
+):  # -> OnnxModel
+    """Open the ONNX graph at ``path`` on ``backend`` and check its interface.
+
+    Parameters
+    ----------
+    path
+        An ``.onnx`` file.
+    backend
+        ``"cpu"``, ``"cuda"`` or ``"tensorrt"``.
+    threads
+        Intra-op threads (``None``: ONNX Runtime's default, all cores).
+    inputs, outputs
+        Names the caller feeds and reads; a graph that lacks one is refused with
+        :class:`ModelFileError` (a valid ONNX file of another model, say).
+    cache_dir
+        TensorRT engine and timing cache folder.
+    """
     if backend not in BACKENDS:
         raise BackendUnavailable(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
-    if backend == "torch":
-        from rtaudio.backends.torch_backend import TorchBackend
-
-        return TorchBackend(path, threads=threads)
+    path = Path(path)
     if path.suffix != ".onnx":
-        raise BackendUnavailable(f"backend {backend!r} needs an .onnx model, got {path.name}")
-    from rtaudio.backends.onnx import OrtBackend
+        raise ModelFileError(f"{path}: the runtime runs .onnx models (PyTorch checkpoints run through export/)")
+    from rtaudio.backends.onnx import OnnxModel
 
-    return OrtBackend(path, provider=backend, threads=threads, cache_dir=cache_dir)
+    return OnnxModel(path, provider=backend, threads=threads, inputs=inputs, outputs=outputs, cache_dir=cache_dir)

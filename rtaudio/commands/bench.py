@@ -17,15 +17,6 @@ if TYPE_CHECKING:
     from rtaudio.benchmark import BenchConfig
 
 LOG_WIDTH = 160  # columns of the report when it goes to a file or pipe
-#: quality columns: JSON key -> (header, format)
-QUALITY_COLUMNS = {
-    "lsd": ("LSD", ".3f"),
-    "lsd_hf": ("LSD-HF", ".3f"),
-    "snr_db": ("SNR dB", ".2f"),
-    "mel_l1": ("mel L1", ".3f"),
-    "mrstft": ("MR-STFT", ".3f"),
-    "pesq_wb": ("PESQ wb", ".2f"),
-}
 
 
 def _int_list(text: str) -> list[int]:
@@ -222,10 +213,8 @@ def report_tables(report: dict[str, Any]) -> list:
     """One rich table per rate pair: rows model x steps, an RTF column per backend, quality."""
     from rich.table import Table
 
-    from rtaudio.benchmark import QUALITY_KEYS
-
     task = report["config"]["task"]
-    quality = QUALITY_KEYS[task]
+    quality = report["figures"]
     backends = report["config"]["backends"]
     tables = []
     for a, b in report["config"]["pairs"]:
@@ -239,7 +228,7 @@ def report_tables(report: dict[str, Any]) -> list:
             table.add_column(name)
         for backend in backends:
             table.add_column(f"RTF {backend}\nmedian (p95)", justify="right")
-        headers = ["chunk ms\np50/p99", *(QUALITY_COLUMNS[k][0] for k in quality), "parity dB", "boundary\ndBFS"]
+        headers = ["chunk ms\np50/p99", *(f["header"] for f in quality), "parity dB", "boundary\ndBFS"]
         for name in [*headers, "RSS MB"]:
             table.add_column(name, justify="right")
         grouped: dict[tuple[str, Any], dict[str, dict[str, Any]]] = {}
@@ -265,7 +254,7 @@ def _row_cells(
     steps: Any,
     by_backend: dict[str, dict[str, Any]],
     backends: list[str],
-    quality: tuple[str, ...],
+    quality: list[dict[str, Any]],
     notes: list[str],
 ) -> list[str]:
     first = next(iter(by_backend.values()))
@@ -292,7 +281,7 @@ def _row_cells(
     return [
         *cells,
         f"{m['chunk_p50_ms']:.2f}/{m['chunk_p99_ms']:.2f}",
-        *(_num(m[k], QUALITY_COLUMNS[k][1]) for k in quality),
+        *(_num(m.get(f["key"]), f["fmt"]) for f in quality),
         f"{m['parity_snr_db']:.1f}",
         f"{m['boundary_err_dbfs']:.1f}",
         _num(m["peak_rss_mb"], ".0f"),
@@ -313,8 +302,9 @@ def report_notes(report: dict[str, Any]) -> list[str]:
     for backend, state in report["backends"].items():
         if state != "available":
             lines.append(f"backend {backend}: {state}")
+    headers = {f["key"]: f["header"] for f in report["figures"]}
     for c in comparisons(report):
-        deltas = ", ".join(f"{QUALITY_COLUMNS[k][0].replace(chr(10), ' ')} {v:+.3f}" for k, v in c["deltas"].items())
+        deltas = ", ".join(f"{headers[k]} {v:+.3f}" for k, v in c["deltas"].items())
         lines.append(
             f"{c['model']} vs {c['faithful_model']} ({c['pair'][0] // 1000}k->{c['pair'][1] // 1000}k, "
             f"{c['backend']}, {c['steps']} steps): {c['speedup']:.1f}x faster; {deltas}"

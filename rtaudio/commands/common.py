@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import argparse
 
+from rtaudio.backends import BACKENDS
 from rtaudio.registry import TASKS
 
 
 def add_model_options(parser: argparse.ArgumentParser) -> None:
     """--task, --model, --in-rate, --out-rate, --chunk-ms, --steps, --seed, --backend, --threads."""
     group = parser.add_argument_group("model")
-    group.add_argument("--task", default="upsample", help=f"what to do ({', '.join(TASKS)}; default upsample)")
+    tasks = "; ".join(f"{t.name}: {t.summary}" for t in TASKS.values())
+    group.add_argument("--task", default="upsample", help=f"what to do ({tasks}; default upsample)")
     group.add_argument(
         "--model",
         default=None,
@@ -32,17 +34,20 @@ def add_model_options(parser: argparse.ArgumentParser) -> None:
     )
     group.add_argument("--steps", type=int, default=None, metavar="N", help="diffusion steps (default: the card's)")
     group.add_argument("--seed", type=int, default=0, metavar="N", help="noise seed (default 0: deterministic)")
-    group.add_argument(
-        "--backend", default="cpu", choices=("cpu", "cuda", "tensorrt", "torch"), help="runtime backend (default cpu)"
-    )
+    group.add_argument("--backend", default="cpu", choices=BACKENDS, help="ONNX Runtime provider (default cpu)")
     group.add_argument("--threads", type=int, default=None, metavar="N", help="inference threads (default: all cores)")
 
+    for task in TASKS.values():
+        task.add_options(parser)
 
-def plan_from_args(args: argparse.Namespace, source_rate: int, mel_input: bool = False):  # -> KernelPlan
-    """Build the kernel plan the options describe for a source at ``source_rate`` (or mel frames)."""
-    from rtaudio.registry import build_kernel
 
-    return build_kernel(
+def plan_from_args(args: argparse.Namespace, source_rate: int, input_kind: str = "audio"):  # -> Plan
+    """Build the plan the options describe for a source at ``source_rate`` (or a task-specific input)."""
+    from rtaudio.registry import build_plan, get_task
+
+    task = get_task(args.task)
+    options = {name: getattr(args, name) for name in task.option_names() if hasattr(args, name)}
+    return build_plan(
         args.task,
         args.model,
         source_rate,
@@ -52,5 +57,6 @@ def plan_from_args(args: argparse.Namespace, source_rate: int, mel_input: bool =
         args.seed,
         args.backend,
         args.threads,
-        mel_input=mel_input,
+        options=options,
+        input_kind=input_kind,
     )

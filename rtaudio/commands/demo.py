@@ -32,7 +32,7 @@ def run(args: argparse.Namespace) -> int:
     from rtaudio.engine.processor import Processor
     from rtaudio.io.files import AtomicWriter
     from rtaudio.metrics import lsd, snr
-    from rtaudio.registry import build_kernel
+    from rtaudio.registry import build_plan
     from rtaudio.spectrogram import save_spectrograms
 
     con = console(stderr=False)
@@ -42,7 +42,7 @@ def run(args: argparse.Namespace) -> int:
     out_dir.mkdir(parents=True, exist_ok=True)
 
     def upsample(model: str | None) -> tuple[np.ndarray, Processor, str]:
-        plan = build_kernel("upsample", model, low_rate, out_rate=ref_rate)
+        plan = build_plan("upsample", model, low_rate, out_rate=ref_rate)
         proc = processor_for(plan)
         y = np.concatenate([proc.process(low[i : i + 1024]) for i in range(0, len(low), 1024)] + [proc.flush()])
         return y, proc, plan.model.name

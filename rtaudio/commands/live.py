@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from rtaudio.engine.processor import Processor
     from rtaudio.live.pump import EnginePump
     from rtaudio.live.recorder import Recorder
-    from rtaudio.registry import KernelPlan
+    from rtaudio.registry import Plan
 
 #: GIL switch interval during a session. Python's 5 ms default is about one 256-frame
 #: period at 48 kHz: the audio callback could wait that long while the worker runs Python.
@@ -94,7 +94,7 @@ def check_session_args(args: argparse.Namespace) -> None:
         raise ValueError("--duration must be positive")
 
 
-def engine_for(args: argparse.Namespace, rate: int) -> tuple[Processor, KernelPlan]:
+def engine_for(args: argparse.Namespace, rate: int) -> tuple[Processor, Plan]:
     """The Processor for a device at ``rate``: the kernel chain takes and returns that rate."""
     from rtaudio.api import processor_for
 
@@ -107,7 +107,7 @@ def engine_for(args: argparse.Namespace, rate: int) -> tuple[Processor, KernelPl
 def run_session(
     args: argparse.Namespace,
     pump: EnginePump,
-    plan: KernelPlan,
+    plan: Plan,
     *,
     mode: str,
     device: str,
@@ -123,17 +123,17 @@ def run_session(
     from rtaudio.live.stats import JsonLog, StatsTracker
 
     con = console(stderr=True)
-    neural = plan.model.path is not None
-    inner = getattr(plan.kernel, "inner", plan.kernel)  # behind the rate adapter, if any
+    neural = not plan.model.is_baseline
     tracker = StatsTracker(
         pump,
         device_latency,
         mode=mode,
         model=plan.model.name,
         backend=args.backend if neural else "soxr",
-        steps=getattr(inner, "steps", None) if neural else None,
+        steps=plan.steps if neural else None,
         device=device,
         in_rate=plan.band_rate,
+        hint=plan.task.live_hint(plan, pump.rate),
     )
     json_log = None
     previous = sys.getswitchinterval()

@@ -17,13 +17,17 @@ def run(args: argparse.Namespace) -> int:
     from rich.table import Table
 
     from rtaudio.display import console
-    from rtaudio.registry import default_model, shipped_models
+    from rtaudio.registry import TASKS, shipped_models
 
-    models = shipped_models(args.task)
+    models = shipped_models(args.task)  # an unknown --task is a one-line error
     if args.json:
         print(json.dumps([{"name": m.name, "task": m.task, "file": str(m.path or ""), "card": m.card} for m in models]))
         return 0
-    defaults = {default_model(m.task, a) for m in models for a, _ in m.pairs} | {default_model("upsample", None)}
+    defaults = set()
+    for task in {m.task for m in models}:
+        own = [m for m in models if m.task == task]
+        rates = {a for m in own for a, _ in m.pairs} or {None}
+        defaults |= {TASKS[task].default_model(own, rate) for rate in rates}
     table = Table(title="rtaudio models")
     for col in ("name", "task", "rates", "steps", "latency", "quality (held-out)", "description"):
         table.add_column(col)

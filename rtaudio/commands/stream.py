@@ -13,7 +13,6 @@ import numpy as np
 from rtaudio.commands.common import add_model_options, plan_from_args
 from rtaudio.engine.processor import Processor, process_offline
 from rtaudio.io.files import AtomicWriter, AudioReader
-from rtaudio.io.melfile import MelReader, is_mel_file
 
 READ_BLOCK = 4096  # frames per file read: small enough for constant memory, big enough for speed
 REALTIME_BLOCK_MS = 10.0  # a live source's block when --realtime paces the input
@@ -71,25 +70,30 @@ class StreamSummary:
     nonfinite_samples: int
     missed_deadlines: int | None
     mode: str
+    engine: str  # "stream" (stateful kernel, no recompute) or "window" (overlap-add of windows)
+    notes: list[str]
 
 
 def run(args: argparse.Namespace) -> int:
     from rtaudio.api import processor_for
     from rtaudio.display import console, key_value_table, stream_progress
+    from rtaudio.registry import get_task
 
     con = console(stderr=True)
-    mel_plan = plan_from_args(args, 0, mel_input=True) if is_mel_file(args.input) else None
-    if mel_plan is not None:  # mel frames: bands are channels, the frame rate is the model's
-        reader = MelReader(args.input, mel_plan.source_rate, int(mel_plan.model.card["mel"]["n_mels"]))
-    else:
-        reader = AudioReader(args.input)
+    task = get_task(args.task)
+    kind = task.input_kind(args.input)
+    # a task-specific input (mel frames) is read at the model's own rate: plan first, then open
+    special = plan_from_args(args, 0, kind) if kind != "audio" else None
+    reader = task.open_input(args.input, special) if special is not None else AudioReader(args.input)
     with reader:
-        plan = mel_plan or plan_from_args(args, reader.rate)
+        plan = special or plan_from_args(args, reader.rate)
+        for note in plan.notes:
+            con.print(f"[yellow]note:[/] {note}", highlight=False)
         proc = processor_for(plan, reader.channels, args.chunk_ms)
         with AtomicWriter(args.output, plan.out_rate, proc.out_channels, reader.subtype) as writer:
             t0 = time.perf_counter()
             if args.offline:
-                stats = _run_offline(reader, writer, proc)
+                stats = _run_offline(reader, writer, plan)
             else:
                 show = con.is_terminal and not args.json
                 with stream_progress(con) if show else _NoProgress() as progress:
@@ -120,12 +124,14 @@ def run(args: argparse.Namespace) -> int:
         nonfinite_samples=nonfinite,
         missed_deadlines=missed,
         mode="offline" if args.offline else ("realtime" if args.realtime else "stream"),
+        engine="stream" if plan.streaming else "window",
+        notes=list(plan.notes),
     )
     if args.json:
         print(json.dumps(asdict(summary)), file=sys.stderr if args.output == "-" else sys.stdout)
     else:
         rows = [
-            ("model", f"{summary.model} ({summary.in_rate} -> {summary.out_rate} Hz)"),
+            ("model", f"{summary.model} ({plan.task.describe_rates(plan)})"),
             ("audio", f"{summary.audio_seconds:.2f} s, {summary.channels} ch, {summary.source_rate} Hz in"),
             ("wall", f"{summary.wall_seconds:.2f} s"),
             ("RTF", f"{summary.rtf:.4f} (compute / audio)"),
@@ -192,7 +198,7 @@ def _run_stream(reader: AudioReader, writer: AtomicWriter, proc: Processor, prog
     )
 
 
-def _run_offline(reader: AudioReader, writer: AtomicWriter, proc: Processor):
+def _run_offline(reader: AudioReader, writer: AtomicWriter, plan):
     audio = reader.read_all()
     if not len(audio):
         from rtaudio.io.files import AudioIOError
@@ -200,7 +206,7 @@ def _run_offline(reader: AudioReader, writer: AtomicWriter, proc: Processor):
         raise AudioIOError(f"{reader.path}: no audio frames (zero-length input)")
     bad = ~np.isfinite(audio)
     t0 = time.perf_counter()
-    out = process_offline(proc.kernel, audio)
+    out = process_offline(plan.reference, audio)
     compute = time.perf_counter() - t0
     writer.write(out)
     return len(audio), len(out), compute, int(bad.sum()), None

@@ -1,4 +1,4 @@
-"""The streaming Processor: ring-buffered chunk scheduling with overlap-add.
+"""The window-kernel scheduler: ring-buffered chunk scheduling with overlap-add.
 
 Chunk ``k`` owns the input span ``[k*H, k*H + H + O)`` (``H`` new samples, ``O``
 crossfade samples). The kernel runs on that span plus ``L`` samples of left context and
@@ -18,46 +18,18 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass, field
 
 import numpy as np
 
+from rtaudio.engine.contracts import WindowKernel, out_channels_of, out_length, rate_quantum, round_up
 from rtaudio.engine.ring import RingBuffer
-from rtaudio.tasks.base import Kernel, out_length, rate_quantum
+from rtaudio.engine.scheduler import BlockScheduler, ChunkStats
 
-_STATS_WINDOW = 65536  # recent chunk timings kept for percentiles (bounded memory)
-
-
-def _round_up(n: int, quantum: int) -> int:
-    return -(-n // quantum) * quantum
+__all__ = ["ChunkStats", "Processor", "process_offline"]
 
 
-@dataclass
-class ChunkStats:
-    """Timing and health counters of one stream."""
-
-    chunks: int = 0
-    compute_seconds: float = 0.0
-    nonfinite_samples: int = 0
-    _recent: np.ndarray = field(default_factory=lambda: np.zeros(_STATS_WINDOW))
-
-    def add(self, seconds: float) -> None:
-        self._recent[self.chunks % _STATS_WINDOW] = seconds
-        self.chunks += 1
-        self.compute_seconds += seconds
-
-    def recent(self) -> np.ndarray:
-        """Compute times (seconds) of the most recent chunks, up to 65,536."""
-        return self._recent[: min(self.chunks, _STATS_WINDOW)]
-
-    def percentile_ms(self, q: float) -> float:
-        """``q``-th percentile of recent chunk compute times, in milliseconds."""
-        recent = self.recent()
-        return float(np.percentile(recent, q) * 1e3) if len(recent) else 0.0
-
-
-class Processor:
-    """Streaming block processor around a chunk :class:`~rtaudio.tasks.base.Kernel`.
+class Processor(BlockScheduler):
+    """Streaming block processor around a :class:`~rtaudio.engine.contracts.WindowKernel`.
 
     ``process(block)`` accepts any number of frames (1 to minutes) and returns the output
     frames that are due; ``flush()`` returns the rest so the stream's total output is
@@ -71,7 +43,7 @@ class Processor:
     Parameters
     ----------
     kernel
-        The task's chunk kernel (rates, context, ``run``).
+        The task's window kernel (rates, context, ``run``).
     channels
         Channels per input frame; each is processed independently by the kernel unless
         the kernel declares ``out_channels`` (e.g. mel bands in, one waveform out).
@@ -86,7 +58,7 @@ class Processor:
 
     def __init__(
         self,
-        kernel: Kernel,
+        kernel: WindowKernel,
         channels: int = 1,
         chunk: int = 2048,
         crossfade: int = 256,
@@ -94,15 +66,15 @@ class Processor:
     ) -> None:
         self.kernel = kernel
         self.channels = int(channels)
-        self.out_channels = int(getattr(kernel, "out_channels", None) or channels)
+        self.out_channels = out_channels_of(kernel, self.channels)
         self.in_rate = int(kernel.in_rate)
         self.out_rate = int(kernel.out_rate)
         quantum = math.lcm(rate_quantum(self.in_rate, self.out_rate), int(kernel.quantum_in))
         self.quantum = quantum
-        self.hop = _round_up(max(int(chunk), 1), quantum)
-        self.crossfade = min(_round_up(max(int(crossfade), 0), quantum), self.hop)
-        self.left = _round_up(int(kernel.context_in), quantum)
-        self.right = _round_up(int(kernel.context_in if lookahead is None else lookahead), quantum)
+        self.hop = round_up(max(int(chunk), 1), quantum)
+        self.crossfade = min(round_up(max(int(crossfade), 0), quantum), self.hop)
+        self.left = round_up(int(kernel.context_in), quantum)
+        self.right = round_up(int(kernel.context_in if lookahead is None else lookahead), quantum)
         self.delay_in = self.hop + self.crossfade + self.right
         self._hop_out = self._to_out(self.hop)
         self._fade_out_len = self._to_out(self.crossfade)
@@ -117,91 +89,33 @@ class Processor:
         # that fits the input ring before releasing anything
         self._out = RingBuffer(self._to_out(self._window_len + 3 * self.hop), self.out_channels)
         self._channels_mono = self.channels == 1
-        self.stats = ChunkStats()
         self.reset()
-
-    # -- public properties -----------------------------------------------------------
-    @property
-    def latency_samples(self) -> int:
-        """Constant delay between input and output, in output-rate samples."""
-        return self._to_out(self.delay_in)
-
-    @property
-    def latency_seconds(self) -> float:
-        """Algorithmic latency in seconds (device buffering not included)."""
-        return self.delay_in / self.in_rate
-
-    @property
-    def chunk_seconds(self) -> float:
-        """Audio seconds of new input per chunk."""
-        return self.hop / self.in_rate
 
     # -- stream control --------------------------------------------------------------
     def reset(self) -> None:
         """Forget the current stream and start a new one at absolute position 0."""
         self._in.clear()
         self._in.write_zeros(self.left)  # the stream is preceded by silence
-        self._out.clear()
         self._tail = np.zeros((self.out_channels, self._fade_out_len), dtype=np.float32)
         self._next_chunk = 0
-        self._received = 0
-        self._released = 0
-        self._finished = False
-        self.stats = ChunkStats()
+        self._reset_counters()
 
-    def process(self, block: np.ndarray) -> np.ndarray:
-        """Feed ``block`` and return the output frames now due (possibly none)."""
-        frames, mono = self._as_frames(block)
-        if self._finished:
-            raise RuntimeError("stream was flushed; call reset() to start a new one")
-        pieces = []
-        pos = 0
-        while pos < len(frames):
-            take = min(len(frames) - pos, self._in.write_available)
-            piece = frames[pos : pos + take]
-            bad = ~np.isfinite(piece)
-            if bad.any():  # one NaN would poison every window that sees it
-                self.stats.nonfinite_samples += int(bad.sum())
-                piece = np.where(bad, np.float32(0.0), piece)
-            self._in.write(piece)
-            self._received += take
-            pos += take
-            self._run_ready_chunks()
-            due = self._to_out_floor(self._received - self.delay_in) - self._released
-            pieces.append(self._release(due))
-        return self._shape(pieces, mono)
+    # -- internals ----------------------------------------------------------------------
+    def _input_room(self) -> int:
+        return self._in.write_available
 
-    def flush(self) -> np.ndarray:
-        """End the stream: return the remaining output so the total length is exact."""
-        if self._finished:
-            raise RuntimeError("stream was already flushed; call reset() to start a new one")
-        total = out_length(self._received, self.in_rate, self.out_rate)
+    def _consume(self, frames: np.ndarray) -> None:
+        self._in.write(frames)
+        self._run_ready_chunks()
+
+    def _drain(self, total: int) -> list[np.ndarray]:
         chunks_needed = -(-total // self._hop_out)
         pieces = []
         while self._next_chunk < chunks_needed:
             self._in.write_zeros(self._in.write_available)
             self._run_ready_chunks()
             pieces.append(self._release(min(self._out.read_available, total - self._released)))
-        pieces.append(self._release(total - self._released))
-        self._finished = True
-        return self._shape(pieces, self._channels_mono)
-
-    # -- internals ----------------------------------------------------------------------
-    def _to_out(self, n_in: int) -> int:
-        # exact for the multiples of the rate quantum that all spans are
-        return n_in * self.out_rate // self.in_rate
-
-    def _to_out_floor(self, n_in: int) -> int:
-        return max(0, (n_in * self.out_rate) // self.in_rate)
-
-    def _as_frames(self, block: np.ndarray) -> tuple[np.ndarray, bool]:
-        block = np.asarray(block, dtype=np.float32)
-        mono = block.ndim == 1
-        frames = block[:, None] if mono else block
-        if frames.ndim != 2 or frames.shape[1] != self.channels:
-            raise ValueError(f"expected blocks of {self.channels} channel(s), got shape {block.shape}")
-        self._channels_mono = mono
-        return frames, mono
+        return pieces
 
     def _run_ready_chunks(self) -> None:
         while self._in.read_available >= self._window_len:
@@ -226,19 +140,8 @@ class Processor:
         if self._out.write(core[:, : self._hop_out].T) != self._hop_out:
             raise RuntimeError("output staging overflow (engine bug)")
 
-    def _release(self, n: int) -> np.ndarray:
-        n = max(0, min(n, self._out.read_available))
-        data = self._out.read(n)
-        self._released += n
-        return data
 
-    def _shape(self, pieces: list[np.ndarray], mono: bool) -> np.ndarray:
-        pieces = [p for p in pieces if len(p)]
-        out = np.concatenate(pieces) if pieces else np.zeros((0, self.out_channels), np.float32)
-        return out[:, 0] if mono else out
-
-
-def process_offline(kernel: Kernel, audio: np.ndarray) -> np.ndarray:
+def process_offline(kernel: WindowKernel, audio: np.ndarray) -> np.ndarray:
     """Run ``kernel`` on the whole signal as one window (zero padded like the stream).
 
     The reference that streamed output is compared against ("streaming parity"). Memory
@@ -247,15 +150,15 @@ def process_offline(kernel: Kernel, audio: np.ndarray) -> np.ndarray:
     Parameters
     ----------
     kernel
-        The chunk kernel.
+        The window kernel.
     audio
         ``(frames,)`` or ``(frames, channels)``.
     """
     block = np.asarray(audio, dtype=np.float32)
     frames = block[:, None] if block.ndim == 1 else block
     quantum = math.lcm(rate_quantum(kernel.in_rate, kernel.out_rate), int(kernel.quantum_in))
-    left = _round_up(int(kernel.context_in), quantum)
-    span = _round_up(len(frames) + int(kernel.context_in), quantum) + left
+    left = round_up(int(kernel.context_in), quantum)
+    span = round_up(len(frames) + int(kernel.context_in), quantum) + left
     window = np.zeros((frames.shape[1], span), dtype=np.float32)
     window[:, left : left + len(frames)] = np.nan_to_num(frames.T, nan=0.0, posinf=0.0, neginf=0.0)
     out = kernel.run(window, -left)

@@ -47,8 +47,8 @@ def stats_rows(s: LiveStats) -> list[tuple[str, str | Text]]:
         f"ring overflow {s.ring_overflows} · ring underflow {s.ring_underflows}"
     )
     band = f"source band {s.in_rate} Hz"
-    if s.in_rate >= s.rate:
-        band += " (full band: nothing to upsample; declare the source's band with --in-rate)"
+    if s.hint:
+        band += f" ({s.hint})"
     return [
         ("model", f"{s.model} · backend {s.backend} · steps {steps}"),
         ("stream", f"{s.device} · {s.rate} Hz · {band} · {s.channels} ch · block {s.block}"),

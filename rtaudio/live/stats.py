@@ -36,6 +36,7 @@ class LiveStats:
     in_rate: int
     channels: int
     block: int
+    hint: str | None = None  # the task's word on the settings (e.g. nothing to upsample)
     elapsed_s: float = 0.0
     audio_s: float = 0.0
     frames_in: int = 0

@@ -11,16 +11,16 @@ is never touched, so the output's low band is exactly the sinc upsampler's. 8 ->
 
 from __future__ import annotations
 
-import hashlib
-import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Protocol
 
 import numpy as np
 import soxr
 
-from rtaudio.backends import open_backend
+from rtaudio.backends import open_model
+from rtaudio.cards import load_card
 from rtaudio.engine.noise import position_noise
 from rtaudio.tasks import envelope
 
@@ -31,65 +31,22 @@ SIGMA_PURE = 1.0  # the predictor's noise level (x_t = 0), as in export/models.p
 SOXR_MARGIN = 128
 MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
 DEFAULT_MODEL = MODELS_DIR / "upsample48k.onnx"
+#: the graph's interface: what every band-extension network (ONNX or a checkpoint) is fed
+NETWORK_INPUTS = ("cond", "x_t", "sigma", "cutoff")
+#: card fields the kernel reads, with their types
+CARD_FIELDS: dict[str, Any] = {
+    "rate_pairs": list,
+    "receptive_field": int,
+    "s2d": int,
+    "steps_default": int,
+    "schedules": dict,
+}
 
 
-class ModelIntegrityError(RuntimeError):
-    """The model file does not match the sha256 recorded in its card."""
+class Network(Protocol):
+    """One band-extension network call by input name (an ONNX session, or a checkpoint in export/)."""
 
-
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
-def _check_sha(path: Path, expected: object) -> None:
-    digest = sha256_file(path)
-    if digest != expected:
-        raise ModelIntegrityError(
-            f"{path.name}: sha256 {digest[:12]}... does not match its card "
-            f"({str(expected)[:12]}...); the file is corrupt or the card is stale"
-        )
-
-
-def load_card(model_path: Path) -> dict:
-    """The card beside an ONNX model (sha256 verified), or one synthesised from a checkpoint.
-
-    A checkpoint's run folder may hold ``envelope.npz`` (from ``export/envelope.py``).
-    """
-    if model_path.suffix == ".onnx":
-        card_path = model_path.with_suffix(".json")
-        if not card_path.exists():
-            raise FileNotFoundError(f"model card {card_path} is missing")
-        card = json.loads(card_path.read_text())
-        _check_sha(model_path, card.get("sha256"))
-        if "envelope" in card:
-            env_path = model_path.parent / card["envelope"]["file"]
-            if not env_path.exists():
-                raise FileNotFoundError(f"envelope file {env_path} named by the card is missing")
-            _check_sha(env_path, card["envelope"].get("sha256"))
-        return card
-    # A training checkpoint (torch backend, development only): torch is needed anyway.
-    import torch
-
-    from export.models import NetConfig
-
-    ck = torch.load(model_path, map_location="cpu", weights_only=False)
-    cfg = NetConfig(**ck["net_config"])
-    schedules = ck.get("schedules", {"0": []})
-    card = {
-        "model_rate": MODEL_RATE,
-        "s2d": cfg.s2d,
-        "receptive_field": 2 * cfg.receptive_half() + 1,
-        "schedules": schedules,
-        "steps_default": 0,
-        "rate_pairs": [[8000, 48000], [16000, 48000], [24000, 48000], [8000, 16000]],
-    }
-    if (model_path.parent / "envelope.npz").exists():
-        card["envelope"] = {"file": "envelope.npz"}
-    return card
+    def run(self, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]: ...
 
 
 def envelope_maps(card: dict, model_path: Path) -> dict[int, envelope.EnvelopeMap]:
@@ -129,9 +86,12 @@ class NeuralUpsampleKernel:
         backend: str = "cpu",
         threads: int | None = None,
         sigmas: list[float] | None = None,
+        network: Network | None = None,
+        card: dict | None = None,
     ) -> None:
         path = Path(model_path) if model_path is not None else DEFAULT_MODEL
-        self.card = load_card(path)
+        # export/ runs checkpoints by handing in the network and the card it synthesised
+        self.card = card if card is not None else load_card(path, "upsample", CARD_FIELDS)
         pairs = {tuple(p) for p in self.card["rate_pairs"]}
         if (in_rate, out_rate) not in pairs:
             raise ValueError(f"{path.name} supports {sorted(pairs)}, not {in_rate} -> {out_rate}")
@@ -152,7 +112,7 @@ class NeuralUpsampleKernel:
         self.envelope = envelope_maps(self.card, path).get(in_rate)
         margin = envelope.margin_samples(self.envelope) if self.envelope is not None else 0
         self.context_in = context_for(self.card, in_rate, out_rate, margin)
-        self.backend = open_backend(path, "torch" if path.suffix == ".pt" else backend, threads)
+        self.network = network or open_model(path, backend, threads, inputs=NETWORK_INPUTS, outputs=None)
         self._cutoff = np.array([in_rate / 2], dtype=np.float32)
         # High-band gain calibrated per rate pair on held-out data (LSD vs SNR trade-off).
         # A pair without its own value (8 -> 48) shares the one calibrated for its input rate.
@@ -184,7 +144,7 @@ class NeuralUpsampleKernel:
         total = left + up.shape[1]
         cond = np.zeros((ch, 1, total + (-total % self.s2d)), np.float32)
         cond[:, 0, left:total] = up
-        hb = self.backend.run(cond, np.zeros_like(cond), np.array([SIGMA_PURE], np.float32), self._cutoff)
+        hb = self._net(cond, np.zeros_like(cond), SIGMA_PURE)
         return _State(cond, hb, a48 - left, left, total, n * self.out_rate // self.in_rate)
 
     def refine(self, st: _State, sigmas: list[float]) -> np.ndarray:
@@ -194,8 +154,12 @@ class NeuralUpsampleKernel:
         for k, s in enumerate(sigmas):
             eps = np.stack([position_noise(self.seed, c * 64 + k, st.start48, t) for c in range(ch)])
             x_t = (hb + np.float32(s) * eps[:, None, :]).astype(np.float32)
-            hb = self.backend.run(st.cond, x_t, np.array([s], np.float32), self._cutoff)
+            hb = self._net(st.cond, x_t, s)
         return hb
+
+    def _net(self, cond: np.ndarray, x_t: np.ndarray, sigma: float) -> np.ndarray:
+        feeds = {"cond": cond, "x_t": x_t, "sigma": np.array([sigma], np.float32), "cutoff": self._cutoff}
+        return next(iter(self.network.run(feeds).values()))
 
     def shape(self, st: _State, hb: np.ndarray) -> np.ndarray:
         """The envelope post-filter on the added band (identity without an envelope map)."""

@@ -11,7 +11,8 @@ import math
 import numpy as np
 import soxr
 
-from rtaudio.tasks.base import Kernel, rate_quantum
+from rtaudio.engine.contracts import WindowKernel as Kernel
+from rtaudio.engine.contracts import rate_quantum
 
 #: soxr's very-high-quality filter settles within this many samples (at the lower of the
 #: two rates) of a window edge: measured window-vs-whole error below -150 dB beyond it.

@@ -26,14 +26,18 @@ Runtime runs every node of a graph, so the half not needed by a call gets a one-
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
-from rtaudio.backends import BackendUnavailable
+from rtaudio.backends import open_model
+from rtaudio.cards import load_card
 from rtaudio.engine.noise import position_noise
 from rtaudio.tasks.mel import MelSpec, log_mel, mel_bands
+from rtaudio.tasks.resample import adapt
 from rtaudio.tasks.spectral import PREDICTOR_GAIN, griffin_lim, mel_griffin_lim
+from rtaudio.tasks.task import BenchClip, Figure, ModelError, ModelInfo, Plan, Request, Task, check_rate
 
 #: Streams of position_noise per channel: channel * 64 + k; the sampler uses k = 0 (start
 #: state) and k >= 1 (step noise), the random starting phase k = 62, 63 (real, imaginary).
@@ -42,6 +46,18 @@ _PHASE_STREAM = 62
 #: Phase retrievals a card may name (``"phase_retrieval"``) and starting phases (``"phase_init"``)
 PHASE_RETRIEVALS = ("griffin-lim", "mel")
 PHASE_INITS = ("predicted", "random")
+#: a vocoder's rate when no card says (WaveGrad's)
+DEFAULT_RATE = 24000
+#: card fields the vocoder reads, with their types
+CARD_FIELDS = {
+    "mel": dict,
+    "mel.n_mels": int,
+    "mel.hop": int,
+    "mel.sample_rate": int,
+    "steps_default": int,
+    "schedules": dict,
+    "context_frames": int,
+}
 
 
 def levels(betas: list[float]) -> tuple[np.ndarray, np.ndarray]:
@@ -102,15 +118,9 @@ class Vocoder:
         phase_retrieval: str | None = None,
         phase_init: str | None = None,
     ) -> None:
-        from rtaudio.tasks.neural_upsample import load_card  # sha256-verified card loading
-
         path = Path(model_path)
-        self.card = load_card(path)
-        if backend == "torch":
-            raise BackendUnavailable("the vocoder runs on ONNX Runtime backends (cpu, cuda, tensorrt)")
-        from rtaudio.backends.onnx import OrtBackend
-
-        self.session = OrtBackend(path, provider=backend, threads=threads).session
+        self.card = load_card(path, "vocode", CARD_FIELDS)
+        self.network = open_model(path, backend, threads, inputs=("x_t", "mel", "level"), outputs=("eps",))
         self.spec = MelSpec(**self.card["mel"])
         self.hop = self.spec.hop
         self.has_predictor = bool(self.card.get("predictor", True))
@@ -143,7 +153,7 @@ class Vocoder:
         feeds = {"x_t": x_t, "mel": mel, "level": level}
         if self.has_predictor:
             feeds |= {"pred_mel": pred_mel, "cond": cond}
-        return self.session.run(None, feeds)
+        return list(self.network.run(feeds).values())
 
     def synthesize(self, mel: np.ndarray, start: int, context: int = 0) -> np.ndarray:
         """Waveforms for ``mel`` ``(batch, n_mels, frames)`` whose frame 0 is absolute frame ``start``.
@@ -279,3 +289,82 @@ class AudioVocodeKernel:
         spec = self.vocoder.spec
         mel = np.stack([log_mel(ch, spec).T for ch in window])  # (channels, n_mels, frames)
         return self.vocoder.synthesize(mel, start // spec.hop, self.context_in // spec.hop)
+
+
+class VocodeTask(Task):
+    """``--task vocode``: audio -> log-mel -> waveform (or ``.npy`` mel frames -> waveform)."""
+
+    name = "vocode"
+    summary = "mel -> waveform (audio is analysed to log-mel and resynthesised; or .npy mel frames in)"
+    figures = (
+        Figure("lsd", "LSD"),
+        Figure("mel_l1", "mel L1", plot=True),
+        Figure("mrstft", "MR-STFT"),
+        Figure("pesq_wb", "PESQ wb", ".2f", higher_is_better=True, plot=True),
+    )
+    card_fields = CARD_FIELDS
+
+    def input_kind(self, path: str) -> str:
+        return "mel" if path.lower().endswith(".npy") else "audio"
+
+    def open_input(self, path: str, plan: Plan):
+        from rtaudio.io.melfile import MelReader
+
+        return MelReader(path, plan.source_rate, int(plan.model.card["mel"]["n_mels"]))
+
+    def build(self, model: ModelInfo, request: Request) -> Plan:
+        if model.is_baseline:
+            raise ModelError(f"{model.name} is not a vocoder")
+        mel_input = request.input_kind == "mel"
+        cls = MelVocodeKernel if mel_input else AudioVocodeKernel
+        common = {"steps": request.steps, "seed": request.seed, "backend": request.backend, "threads": request.threads}
+        inner = cls(model.path, **common)
+        rate = inner.in_rate if mel_input else check_rate(request.source_rate, "source rate")
+        out_rate = check_rate(request.out_rate or inner.out_rate, "output rate")
+        kernel = adapt(inner, rate, out_rate)
+        return Plan(
+            kernel,
+            kernel,
+            model,
+            self,
+            rate,
+            rate,
+            out_rate,
+            steps=inner.vocoder.steps,
+            chunk_ms=model.card.get("chunk_ms"),
+            crossfade_ms=model.card.get("crossfade_ms"),
+        )
+
+    def describe_rates(self, plan: Plan) -> str:
+        if isinstance(getattr(plan.kernel, "inner", plan.kernel), MelVocodeKernel):
+            n_mels = plan.model.card["mel"]["n_mels"]
+            return f"{n_mels} mels at {plan.source_rate} frames/s -> {plan.out_rate} Hz"
+        return f"{plan.source_rate} -> {plan.out_rate} Hz"
+
+    # -- bench --------------------------------------------------------------------------
+    def bench_pairs(self, models: Sequence[ModelInfo]) -> list[tuple[int, int]]:
+        rates = {int(m.card["mel"]["sample_rate"]) for m in models if "mel" in m.card} or {DEFAULT_RATE}
+        return [(rate, rate) for rate in sorted(rates)]
+
+    def bench_clips(self, pair, count, seconds):
+        from rtaudio.tasks.upsample import eval_clips
+
+        return eval_clips(pair[0], pair[1], count, seconds)
+
+    def quality(self, clip: BenchClip, estimate: np.ndarray, pair: tuple[int, int]) -> dict[str, float | None]:
+        from rtaudio import metrics, metrics_vocode
+
+        try:
+            pesq = metrics_vocode.pesq_wb(clip.reference, estimate, pair[1])
+        except ImportError:  # the pesq package is a dev/bench extra, not a runtime dependency
+            pesq = None
+        return {
+            "lsd": metrics.lsd(clip.reference, estimate),
+            # one mel front end (the shipped default) for every model: a yardstick, not each model's own
+            "mel_l1": metrics_vocode.log_mel_l1(clip.reference, estimate),
+            "mrstft": metrics_vocode.mrstft_distance(clip.reference, estimate),
+            "pesq_wb": pesq,
+        }
+
+
+VOCODE = VocodeTask()
