@@ -14,7 +14,7 @@ import sys
 from rtaudio import __version__
 
 #: sub-command modules under rtaudio.commands, in --help order
-COMMANDS = ("demo", "stream", "live", "bridge", "devices", "bench", "models")
+COMMANDS = ("demo", "stream", "generate", "live", "bridge", "devices", "bench", "models")
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
 

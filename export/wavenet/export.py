@@ -20,7 +20,6 @@ import numpy as np
 import torch
 
 from export.wavenet.models import WaveNet, WaveNetConfig
-from rtaudio.cards import sha256_file
 from rtaudio.tasks.generate import INSTRUMENTS, QUALITIES, ROOTS, WaveNetWeights
 
 
@@ -100,11 +99,7 @@ def main() -> None:
     print(f"kernel vs torch teacher-forced logits: max |diff| {err:.2e}")
     if err > 1e-3:
         raise SystemExit("parity failed")
-    arrays = arrays_of(net)
     a.out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = a.out.with_name(a.out.stem + ".tmp.npz")
-    np.savez(tmp, **arrays)
-    tmp.replace(a.out)
     cfg = net.cfg
     card = {
         "name": a.out.stem,
@@ -124,11 +119,10 @@ def main() -> None:
         "training": {"steps": int(ck["step"]), "wall_minutes": round(ck["wall_seconds"] / 60, 1),
                      "config": ck["train_config"]},
         "kernel_parity_max_abs_logit": err,
-        "sha256": sha256_file(a.out),
     }  # fmt: skip
     if a.card_extra:
         card |= json.loads(a.card_extra.read_text())
-    a.out.with_suffix(".json").write_text(json.dumps(card, indent=1) + "\n")
+    weights_of(net).save(a.out, card)
     print(f"wrote {a.out} ({a.out.stat().st_size / 1e6:.2f} MB) and its card")
 
 

@@ -160,6 +160,20 @@ class WaveNetWeights:
         c = c + a["cond_instrument"][self.instruments.index(check_instrument(instrument))]
         return (c @ a["cond_proj"]).astype(np.float32).reshape(len(self.dilations), 2 * self.residual)
 
+    def save(self, path: Path, card: dict[str, Any]) -> dict[str, Any]:
+        """Write the ``.npz`` (atomically) and its card beside it; return the card with its sha256."""
+        import json
+
+        from rtaudio.cards import card_path, sha256_file
+
+        path = Path(path)
+        tmp = path.with_name(path.stem + ".tmp.npz")
+        np.savez(tmp, dilations=np.array(self.dilations, np.int32), **self.arrays)
+        tmp.replace(path)
+        card = {**card, "task": "generate", "sha256": sha256_file(path)}
+        card_path(path).write_text(json.dumps(card, indent=1) + "\n")
+        return card
+
     def kernel(self) -> Any:
         """A fresh native kernel over these weights."""
         from rtaudio import _wavenet

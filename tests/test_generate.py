@@ -1,0 +1,159 @@
+"""The WaveNet generator contract: reproducible takes, exact control boundaries, any pull size."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from kernels.wavenet.reference import random_weights
+from rtaudio.engine.contracts import Generator
+from rtaudio.engine.generator import GeneratorSource
+from rtaudio.tasks.generate import Chord, WaveNetGenerator, WaveNetWeights, parse_chord, top_pitch_classes
+from tests.conftest import run_cli
+
+DILATIONS = [1, 2, 4, 8, 16, 32, 1, 2, 4, 8, 16, 32]
+
+
+@pytest.fixture(scope="module")
+def weights():
+    return random_weights(DILATIONS, residual=8, skip=12, head=16, seed=11)
+
+
+@pytest.fixture(scope="module")
+def model_file(tmp_path_factory, weights):
+    path = tmp_path_factory.mktemp("model") / "tiny.npz"
+    weights.save(path, {"name": "tiny", "sample_rate": 16000, "default_temperature": 1.0})
+    return path
+
+
+def take(gen, pulls: list[int], source: GeneratorSource | None = None) -> np.ndarray:
+    src = source or GeneratorSource(gen, blocks_per_render=3)
+    return np.concatenate([src.pull(n)[:, 0] for n in pulls])
+
+
+def test_is_a_generator(weights):
+    gen = WaveNetGenerator(weights)
+    assert isinstance(gen, Generator)
+    assert (gen.out_rate, gen.channels, gen.block) == (16000, 1, 160)
+    out = gen.render(320)
+    assert out.shape == (1, 320) and out.dtype == np.float32
+    with pytest.raises(ValueError):
+        gen.render(100)
+
+
+def test_same_seed_same_take_any_pull_sizes(weights):
+    a = take(WaveNetGenerator(weights, "D:min", seed=4), [4800])
+    b = take(WaveNetGenerator(weights, "D:min", seed=4), [1, 159, 1000, 17, 3623])
+    c = take(WaveNetGenerator(weights, "D:min", seed=5), [4800])
+    np.testing.assert_array_equal(a, b)
+    assert np.abs(a).max() > 0.01  # not silence
+    assert (a != c).mean() > 0.5
+
+
+def test_render_sizes_give_one_stream(weights):
+    g1, g2 = WaveNetGenerator(weights, seed=2), WaveNetGenerator(weights, seed=2)
+    whole = g1.render(160 * 12)[0]
+    parts = np.concatenate([g2.render(160 * k)[0] for k in (1, 2, 4, 5)])
+    np.testing.assert_array_equal(whole, parts)
+
+
+def test_reset_restarts_the_take(weights):
+    gen = WaveNetGenerator(weights, "E:maj", seed=9)
+    src = GeneratorSource(gen)
+    first = take(gen, [2000], src)
+    src.control("G:min")
+    src.pull(1000)
+    src.reset()
+    assert gen.chord == parse_chord("E:maj") and src.control_log == []
+    np.testing.assert_array_equal(take(gen, [2000], src), first)
+
+
+def test_chord_change_lands_on_the_logged_boundary(weights):
+    """Before the logged boundary the take equals the unchanged one; from it on it differs, and it
+    equals a take whose generator was switched by hand exactly there."""
+    gen = WaveNetGenerator(weights, "C:maj", seed=1)
+    src = GeneratorSource(gen, blocks_per_render=2)
+    head = take(gen, [500], src)
+    src.control("F#:min")
+    tail = take(gen, [1500], src)
+    changed = np.concatenate([head, tail])
+    ((pos, value),) = src.control_log
+    assert value == "F#:min" and pos % gen.block == 0 and 500 <= pos < 500 + 2 * gen.block
+
+    plain = take(WaveNetGenerator(weights, "C:maj", seed=1), [2000])
+    np.testing.assert_array_equal(changed[:pos], plain[:pos])
+    assert (changed[pos : pos + 160] != plain[pos : pos + 160]).any()
+
+    manual = WaveNetGenerator(weights, "C:maj", seed=1)
+    ref = [manual.render(pos)[0]]
+    manual.control(Chord(6, "min"))
+    ref.append(manual.render(-(-(2000 - pos) // 160) * 160)[0])
+    np.testing.assert_array_equal(changed, np.concatenate(ref)[:2000])
+
+
+def test_control_dict_and_errors(weights):
+    gen = WaveNetGenerator(weights, "C:maj")
+    gen.control({"chord": "Bb:min", "instrument": "organ"})
+    assert (gen.chord, gen.instrument) == (Chord(10, "min"), "organ")
+    for bad in ("H:maj", "C:dim", ""):
+        with pytest.raises(ValueError, match="bad chord"):
+            parse_chord(bad)
+    with pytest.raises(ValueError, match="unknown instrument"):
+        gen.control({"instrument": "tuba"})
+    with pytest.raises(ValueError):
+        WaveNetGenerator(weights, temperature=-1)
+
+
+def test_chroma_finds_a_triad():
+    t = np.arange(16000) / 16000
+    freqs = [220.0 * 2 ** (k / 12) for k in (0, 3, 7)]  # A minor
+    audio = sum(np.sin(2 * np.pi * f * t) for f in freqs)
+    assert top_pitch_classes(audio, 16000) == Chord(9, "min").pitch_classes
+
+
+def test_model_file_round_trip_and_sha(model_file, weights):
+    loaded = WaveNetWeights.load(model_file)
+    assert loaded.dilations == DILATIONS
+    np.testing.assert_array_equal(loaded.arrays["w_dil"], weights.arrays["w_dil"])
+    card = json.loads(model_file.with_suffix(".json").read_text())
+    card["sha256"] = "0" * 64
+    bad = model_file.with_name("bad.npz")
+    bad.write_bytes(model_file.read_bytes())
+    bad.with_suffix(".json").write_text(json.dumps(card))
+    with pytest.raises(Exception, match="sha256"):
+        WaveNetWeights.load(bad)
+
+
+def test_cli_generate_is_reproducible_and_exact(tmp_path, model_file):
+    outs = []
+    for name in ("a.wav", "b.wav"):
+        r = run_cli("generate", str(tmp_path / name), "--seconds", "0.55", "--chord", "A:min,F", "--seed", "3",
+                    "--model", str(model_file), "--json")  # fmt: skip
+        assert r.returncode == 0, r.stderr.decode()
+        outs.append(sf.read(tmp_path / name, dtype="int16")[0])
+        summary = json.loads(r.stdout)
+    np.testing.assert_array_equal(*outs)
+    assert len(outs[0]) == 8800  # round(0.55 * 16000)
+    assert summary["frames"] == 8800 and summary["rtf"] > 0
+    assert [c for _, c in summary["changes"]] == ["A:min", "F:maj"]
+    assert summary["changes"][1][0] % 160 == 0
+
+
+def test_cli_errors_are_one_line_exit_2(tmp_path, model_file):
+    for extra in (["--chord", "X:maj"], ["--instrument", "tuba"], ["--seconds", "0"]):
+        r = run_cli("generate", str(tmp_path / "x.wav"), "--model", str(model_file), *extra)
+        assert r.returncode == 2
+        assert len(r.stderr.decode().strip().splitlines()) == 1
+        assert not (tmp_path / "x.wav").exists()
+
+
+def test_shipped_model_loads():
+    path = pytest.importorskip("rtaudio.tasks.generate").default_model_path()
+    if not path.exists():
+        pytest.skip("no shipped generate model yet")
+    w = WaveNetWeights.load(path)
+    assert w.card["sample_rate"] == 16000 and w.receptive_field == w.card["receptive_field"]
+    assert set(w.card["conditioning"]["instruments"]) >= {"piano"}
