@@ -30,7 +30,13 @@ def add_model_options(parser: argparse.ArgumentParser) -> None:
         "--out-rate", type=int, default=None, metavar="HZ", help="output rate (default: the model's native rate)"
     )
     group.add_argument(
-        "--chunk-ms", type=float, default=None, metavar="MS", help="new audio per chunk (default: from the model card)"
+        "--chunk-ms",
+        type=float,
+        default=None,
+        metavar="MS",
+        help="new audio per chunk of a window-kernel model (default: from the model card); usable range "
+        "2..60000 ms, anything outside is refused; rounded up to whole samples at every rate of the chain. "
+        "Stream kernels (the shipped upsampler at its native rates) have a fixed hop instead (--hop-ms)",
     )
     group.add_argument("--steps", type=int, default=None, metavar="N", help="diffusion steps (default: the card's)")
     group.add_argument("--seed", type=int, default=0, metavar="N", help="noise seed (default 0: deterministic)")

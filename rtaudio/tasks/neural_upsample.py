@@ -12,6 +12,7 @@ is never touched, so the output's low band is exactly the sinc upsampler's. 8 ->
 from __future__ import annotations
 
 import math
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -19,7 +20,7 @@ from typing import Any, Protocol
 import numpy as np
 import soxr
 
-from rtaudio.backends import open_model
+from rtaudio.backends import ModelFileError, open_model
 from rtaudio.cards import load_card
 from rtaudio.engine.noise import position_noise
 from rtaudio.tasks import envelope
@@ -53,7 +54,11 @@ def envelope_maps(card: dict, model_path: Path) -> dict[int, envelope.EnvelopeMa
     """The card's envelope maps keyed by input rate (empty when the card names none)."""
     if "envelope" not in card:
         return {}
-    return envelope.load_maps(model_path.parent / card["envelope"]["file"])
+    path = model_path.parent / card["envelope"]["file"]
+    try:
+        return envelope.load_maps(path)
+    except (OSError, ValueError, KeyError, zipfile.BadZipFile) as exc:  # np.load's ways of saying "not mine"
+        raise ModelFileError(f"{path.name}: envelope maps unreadable ({' '.join(str(exc).split())})") from None
 
 
 def context_for(card: dict, in_rate: int, out_rate: int, shaper_margin: int = 0) -> int:
