@@ -303,3 +303,39 @@ def chroma(audio: np.ndarray, rate: int, n_fft: int = 4096, fmin: float = 60.0, 
 def top_pitch_classes(audio: np.ndarray, rate: int, k: int = 3) -> frozenset[int]:
     """The ``k`` strongest pitch classes of the long-term chroma."""
     return frozenset(int(i) for i in np.argsort(chroma(audio, rate))[::-1][:k])
+
+
+def pitch_accuracy(
+    weights: WaveNetWeights,
+    instrument: str = "piano",
+    seconds: float = 2.0,
+    temperature: float | None = None,
+    seed: int = 0,
+) -> dict[str, Any]:
+    """Pitch correctness: for each of the 24 triads, are the three strongest pitch classes of
+    the generated take's long-term chroma the chord's?
+
+    Returns the accuracy, per-chord results (the top three found, the take's RMS) and the
+    compute time and audio length of the generation (the native kernel's RTF).
+    """
+    import time
+
+    temperature = weights.card.get("default_temperature", 1.0) if temperature is None else temperature
+    rows, compute, hits = [], 0.0, 0
+    for root in range(12):
+        for quality in QUALITIES:
+            chord = Chord(root, quality)
+            gen = WaveNetGenerator(weights, chord, instrument, seed=seed, temperature=temperature)
+            n = -(-round(seconds * gen.out_rate) // gen.block) * gen.block
+            t0 = time.perf_counter()
+            audio = gen.render(n)[0]
+            compute += time.perf_counter() - t0
+            top = top_pitch_classes(audio, gen.out_rate)
+            ok = top == chord.pitch_classes
+            hits += ok
+            rows.append({"chord": str(chord), "top3": sorted(ROOTS[p] for p in top), "ok": bool(ok),
+                         "rms": round(float(np.sqrt(np.mean(audio**2))), 4)})  # fmt: skip
+    audio_s = 24 * n / 16000
+    return {"instrument": instrument, "temperature": temperature, "seconds": seconds, "seed": seed,
+            "accuracy": hits / 24, "chords": rows, "compute_s": compute, "audio_s": audio_s,
+            "rtf": compute / audio_s}  # fmt: skip
