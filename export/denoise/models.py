@@ -1,0 +1,251 @@
+"""Denoiser networks: a streaming STFT-mask GRU (shipped) and the faithful SEGAN (Pascual et al. 2017).
+
+:class:`StreamDenoiser` works on a 512-point STFT with a 128-sample hop (16 kHz: 32 ms frames,
+8 ms hop), sqrt-Hann analysis and synthesis windows (perfect reconstruction at 75 % overlap).
+Per frame: log power (257 bins) -> causal conv over the last ``context`` frames -> GRU layers
+-> a real gain per bin in (0, 1) (the conv features skip around the GRU into the gain head).
+The DFT and its inverse are matrix products, the same ones in :meth:`StreamDenoiser.forward`
+(whole signal, for training) and :meth:`StreamDenoiser.step` (one hop with explicit state, the
+exported graph), so the two agree to float rounding. Algorithmic delay: ``n_fft - hop`` samples
+(24 ms); the stream engine adds one hop of buffering (32 ms total).
+
+:class:`SEGAN` is the paper's generator: 11 strided convolutions (kernel 31, stride 2, PReLU),
+latent noise concatenated at the 1024 x 8 bottleneck, a mirrored transposed-conv decoder with
+skip connections, tanh output; it works on pre-emphasised (0.95) 16,384-sample windows.
+:class:`PairCritic` is SEGAN's discriminator on (noisy, clean|enhanced) pairs; the streaming
+model's adversarial training uses a narrower one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+PREEMPH = 0.95
+SEGAN_WINDOW = 16384
+
+
+@dataclass
+class StreamConfig:
+    n_fft: int = 512
+    hop: int = 128
+    hidden: int = 192
+    layers: int = 2
+    context: int = 3
+
+    @property
+    def bins(self) -> int:
+        return self.n_fft // 2 + 1
+
+    @property
+    def delay(self) -> int:
+        """Algorithmic delay in samples: a frame's first hop is complete once the frame has arrived."""
+        return self.n_fft - self.hop
+
+
+def _dft_mats(n_fft: int, hop: int) -> tuple[torch.Tensor, ...]:
+    """Windowed real DFT (n_fft x bins, re and im) and its windowed inverse (bins x n_fft)."""
+    n = np.arange(n_fft)
+    k = np.arange(n_fft // 2 + 1)
+    analysis = np.sqrt(0.5 - 0.5 * np.cos(2 * np.pi * n / n_fft))  # sqrt periodic Hann
+    # synthesis scaled so that overlap-added analysis * synthesis is exactly one
+    overlap = sum(np.roll(analysis**2, s * hop) for s in range(n_fft // hop))
+    synthesis = analysis / overlap
+    ang = 2 * np.pi * np.outer(n, k) / n_fft  # (n_fft, bins)
+    fwd_re, fwd_im = analysis[:, None] * np.cos(ang), -analysis[:, None] * np.sin(ang)
+    c = np.full(len(k), 2.0)
+    c[0] = c[-1] = 1.0
+    inv_re = (c[:, None] * np.cos(ang.T) / n_fft) * synthesis[None]
+    inv_im = (-c[:, None] * np.sin(ang.T) / n_fft) * synthesis[None]
+    return tuple(torch.tensor(m, dtype=torch.float32) for m in (fwd_re, fwd_im, inv_re, inv_im))
+
+
+class StreamDenoiser(nn.Module):
+    """Causal STFT-gain denoiser; see the module docstring."""
+
+    def __init__(self, cfg: StreamConfig) -> None:
+        super().__init__()
+        self.cfg = cfg
+        for name, m in zip(("fwd_re", "fwd_im", "inv_re", "inv_im"), _dft_mats(cfg.n_fft, cfg.hop), strict=True):
+            self.register_buffer(name, m, persistent=False)
+        self.inp = nn.Conv1d(cfg.bins, cfg.hidden, cfg.context)
+        self.gru = nn.GRU(cfg.hidden, cfg.hidden, cfg.layers, batch_first=True)
+        self.head = nn.Linear(2 * cfg.hidden, cfg.bins)
+
+    @staticmethod
+    def features(re: torch.Tensor, im: torch.Tensor) -> torch.Tensor:
+        return 0.25 * torch.log(re * re + im * im + 1e-9)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Whole-signal enhancement ``(B, T) -> (B, T)``, aligned with the input (no delay)."""
+        c = self.cfg
+        t = x.shape[-1]
+        lead = c.n_fft - c.hop
+        xp = F.pad(x, (lead, lead + (-t) % c.hop))
+        frames = xp.unfold(-1, c.n_fft, c.hop)  # (B, F, n_fft): frame k ends at input sample (k + 1) * hop
+        re, im = frames @ self.fwd_re, frames @ self.fwd_im
+        f = F.pad(self.features(re, im).transpose(1, 2), (c.context - 1, 0))
+        h = torch.relu(self.inp(f)).transpose(1, 2)  # (B, F, H)
+        g, _ = self.gru(h)
+        gain = torch.sigmoid(self.head(torch.cat([g, h], -1)))
+        y = (re * gain) @ self.inv_re + (im * gain) @ self.inv_im  # (B, F, n_fft)
+        n = xp.shape[-1]
+        ola = F.fold(y.transpose(1, 2), (1, n), (1, c.n_fft), stride=(1, c.hop))[:, 0, 0]
+        return ola[:, lead : lead + t]
+
+    def initial_state(self, channels: int) -> dict[str, torch.Tensor]:
+        c = self.cfg
+        return {
+            "frame_in": torch.zeros(channels, c.n_fft - c.hop),
+            "feat_in": torch.zeros(channels, c.bins, c.context - 1),
+            "hidden_in": torch.zeros(c.layers, channels, c.hidden),
+            "ola_in": torch.zeros(channels, c.n_fft - c.hop),
+        }
+
+    def step(
+        self, x: torch.Tensor, frame: torch.Tensor, feat: torch.Tensor, hidden: torch.Tensor, ola: torch.Tensor
+    ) -> tuple[torch.Tensor, ...]:
+        """One hop ``(C, hop)`` with explicit state; returns (output hop, new states...).
+
+        Output hop ``k`` is the whole-signal output's samples ``[k * hop - delay, (k + 1) * hop - delay)``.
+        """
+        c = self.cfg
+        fr = torch.cat([frame, x], -1)
+        re, im = fr @ self.fwd_re, fr @ self.fwd_im  # (C, bins)
+        stack = torch.cat([feat, self.features(re, im)[..., None]], -1)  # (C, bins, context)
+        w = self.inp.weight.reshape(c.hidden, -1)
+        h = torch.relu(stack.reshape(stack.shape[0], -1) @ w.T + self.inp.bias)
+        layer_in, states = h, []
+        for k in range(c.layers):
+            w_ih, w_hh = getattr(self.gru, f"weight_ih_l{k}"), getattr(self.gru, f"weight_hh_l{k}")
+            b_ih, b_hh = getattr(self.gru, f"bias_ih_l{k}"), getattr(self.gru, f"bias_hh_l{k}")
+            gi, gh = layer_in @ w_ih.T + b_ih, hidden[k] @ w_hh.T + b_hh
+            i_r, i_z, i_n = gi.chunk(3, -1)  # torch's gate order: reset, update, new
+            h_r, h_z, h_n = gh.chunk(3, -1)
+            r, z = torch.sigmoid(i_r + h_r), torch.sigmoid(i_z + h_z)
+            new = torch.tanh(i_n + r * h_n)
+            layer_in = (1 - z) * new + z * hidden[k]
+            states.append(layer_in)
+        gain = torch.sigmoid(self.head(torch.cat([layer_in, h], -1)))
+        y = (re * gain) @ self.inv_re + (im * gain) @ self.inv_im + F.pad(ola, (0, c.hop))
+        return y[:, : c.hop], fr[:, c.hop :], stack[..., 1:], torch.stack(states), y[:, c.hop :]
+
+
+# ---------------------------------------------------------------------------------------------
+# SEGAN
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass
+class SeganConfig:
+    channels: list[int] = field(default_factory=lambda: [16, 32, 32, 64, 64, 128, 128, 256, 256, 512, 1024])
+    kernel: int = 31
+    latent: bool = True
+
+
+class SEGAN(nn.Module):
+    """SEGAN's generator on pre-emphasised waveforms ``(B, T)``, ``T`` a multiple of 2**layers."""
+
+    def __init__(self, cfg: SeganConfig) -> None:
+        super().__init__()
+        self.cfg = cfg
+        k, ch = cfg.kernel, cfg.channels
+        self.enc = nn.ModuleList()
+        cin = 1
+        for c in ch:
+            self.enc.append(nn.Sequential(nn.Conv1d(cin, c, k, 2, k // 2), nn.PReLU(c)))
+            cin = c
+        self.dec = nn.ModuleList()
+        cin = ch[-1] * (2 if cfg.latent else 1)
+        for c in [*ch[-2::-1], 1]:
+            up = nn.ConvTranspose1d(cin, c, k, 2, k // 2, output_padding=1)
+            self.dec.append(nn.Sequential(up, nn.PReLU(c)) if c != 1 else up)
+            cin = 2 * c  # the skip from the encoder level of the same size is concatenated
+        self.z: torch.Tensor | None = None  # a fixed latent for deterministic inference
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h, skips = x[:, None], []
+        for layer in self.enc:
+            h = layer(h)
+            skips.append(h)
+        if self.cfg.latent:
+            z = self.z if self.z is not None and self.z.shape == h.shape else torch.randn_like(h)
+            h = torch.cat([h, z], 1)
+        for i, layer in enumerate(self.dec):
+            h = layer(h)
+            if i < len(self.dec) - 1:
+                h = torch.cat([h, skips[-2 - i]], 1)
+        return torch.tanh(h[:, 0])
+
+
+class PairCritic(nn.Module):
+    """SEGAN's discriminator: strided convs (LeakyReLU 0.3) over the (noisy, candidate) pair.
+
+    Batch norm stands in for SEGAN's virtual batch norm; a 1x1 conv to one channel is followed by
+    a linear layer over time when ``fc_len`` is set (SEGAN: 8 positions), else per-position
+    logits (a patch critic, for any length).
+    """
+
+    def __init__(self, channels: list[int], kernel: int = 31, stride: int = 2, fc_len: int | None = None) -> None:
+        super().__init__()
+        layers, cin = [], 2
+        for c in channels:
+            layers += [nn.Conv1d(cin, c, kernel, stride, kernel // 2), nn.BatchNorm1d(c), nn.LeakyReLU(0.3)]
+            cin = c
+        self.body = nn.Sequential(*layers)
+        self.out = nn.Conv1d(cin, 1, 1)
+        self.fc = nn.Linear(fc_len, 1) if fc_len else None
+
+    def forward(self, noisy: torch.Tensor, other: torch.Tensor) -> torch.Tensor:
+        h = self.out(self.body(torch.stack([noisy, other], 1)))[:, 0]
+        return self.fc(F.leaky_relu(h, 0.3)) if self.fc is not None else h
+
+
+def preemphasis(x: torch.Tensor, coef: float = PREEMPH) -> torch.Tensor:
+    return torch.cat([x[..., :1], x[..., 1:] - coef * x[..., :-1]], -1)
+
+
+def deemphasis(x: np.ndarray, coef: float = PREEMPH) -> np.ndarray:
+    from scipy.signal import lfilter
+
+    return lfilter([1.0], [1.0, -coef], x, axis=-1).astype(np.float32)
+
+
+def build(model_cfg: dict) -> nn.Module:
+    """A generator from a config's ``model`` section (``kind``: ``stream`` or ``segan``)."""
+    kw = {k: v for k, v in model_cfg.items() if k != "kind"}
+    if model_cfg["kind"] == "stream":
+        return StreamDenoiser(StreamConfig(**kw))
+    if model_cfg["kind"] == "segan":
+        return SEGAN(SeganConfig(**kw))
+    raise ValueError(f"unknown model kind {model_cfg['kind']!r}")
+
+
+def config_dict(net: nn.Module) -> dict:
+    kind = "stream" if isinstance(net, StreamDenoiser) else "segan"
+    return {"kind": kind, **asdict(net.cfg)}
+
+
+def count_params(net: nn.Module) -> int:
+    return sum(p.numel() for p in net.parameters())
+
+
+def segan_enhance(net: SEGAN, noisy: np.ndarray, seed: int = 0) -> np.ndarray:
+    """SEGAN's test procedure: pre-emphasis, non-overlapping 16,384-sample windows (zero-padded
+    tail), one fixed latent per window from ``seed``, de-emphasis. ``(T,) -> (T,)``."""
+    t = len(noisy)
+    n = -(-t // SEGAN_WINDOW)
+    x = np.zeros(n * SEGAN_WINDOW, np.float32)
+    x[:t] = noisy
+    gen = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        xs = preemphasis(torch.from_numpy(x)).reshape(n, SEGAN_WINDOW)
+        bott = SEGAN_WINDOW >> len(net.cfg.channels)
+        net.z = torch.randn(n, net.cfg.channels[-1], bott, generator=gen)
+        y = net(xs).reshape(-1).numpy()
+    net.z = None
+    return deemphasis(y)[:t]

@@ -1,0 +1,219 @@
+"""Train a denoiser: ``python -m export.denoise.train --config export/denoise/configs/X.json``.
+
+One loop for both generators (``model.kind``: ``stream`` or ``segan``), SEGAN's objective:
+
+- a :class:`~export.denoise.models.PairCritic` learns least-squares GAN on (noisy, clean) -> 1
+  and (noisy, enhanced) -> 0; the generator is pushed towards (noisy, enhanced) -> 1
+  (``adv_weight``, from ``adv_start`` on);
+- the conditional L1 term ``l1_weight * mean|G(noisy) - clean|`` (SEGAN: 100);
+- optionally the multi-resolution STFT loss (``stft_weight``, resolutions ``stft_sizes``).
+
+``preemphasis: true`` (SEGAN) trains in the pre-emphasised domain. Pairs are mixed on the fly
+(:class:`export.denoise.data.MixSampler`). Every ``eval_every`` steps the model is scored
+(PESQ-wb) on the held-out *dev* set and the best so far is kept as ``best.pt``.
+Checkpoints (``runs/NAME/last.pt``) are atomic; ``--resume`` continues a run; ``--max-minutes``
+stops it with a checkpoint. Log: ``runs/NAME/log.jsonl``, plot ``runs/NAME/loss.png``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from export.denoise.data import heldout_pairs, training_sampler
+from export.denoise.models import SEGAN, PairCritic, build, config_dict, count_params, preemphasis, segan_enhance
+from export.run_setup import fresh_start, run_arguments, save_checkpoint, start_run, training_progress
+from export.train import mrstft_loss
+
+PLOT_KEYS = ("l1", "stft", "adv", "critic", "dev_pesq")
+
+
+def save_plot(log_path: Path, png: Path) -> None:
+    """Smoothed losses against step (log scale), dev PESQ on its own axis."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = [json.loads(line) for line in log_path.read_text().splitlines() if line.strip()]
+    fig, ax = plt.subplots(figsize=(7, 4))
+    for key in PLOT_KEYS[:-1]:
+        pts = [(r["step"], r[key]) for r in rows if key in r]
+        if len(pts) < 2:
+            continue
+        s, v = np.array(pts).T
+        k = min(50, len(v))
+        ax.plot(s[k - 1 :], np.convolve(v, np.ones(k) / k, mode="valid"), label=key)
+    ax.set_xlabel("step")
+    ax.set_yscale("log")
+    ax.grid(alpha=0.3)
+    ax.legend(loc="upper left")
+    dev = [(r["step"], r["dev_pesq"]) for r in rows if "dev_pesq" in r]
+    if dev:
+        ax2 = ax.twinx()
+        ax2.plot(*np.array(dev).T, "k.-", label="dev PESQ-wb")
+        ax2.set_ylabel("dev PESQ-wb")
+        ax2.legend(loc="upper right")
+    fig.tight_layout()
+    fig.savefig(png, dpi=100)
+    plt.close(fig)
+
+
+def load_checkpoint(path: Path) -> tuple[torch.nn.Module, dict]:
+    """A trained generator (eval mode) and its checkpoint dict."""
+    ck = torch.load(path, map_location="cpu", weights_only=False)
+    net = build(ck["model_config"])
+    net.load_state_dict(ck["model"])
+    return net.eval(), ck
+
+
+def enhance(net: torch.nn.Module, noisy: np.ndarray) -> np.ndarray:
+    """Whole-signal enhancement of one clip with either generator (torch, offline)."""
+    if isinstance(net, SEGAN):
+        return segan_enhance(net, noisy)
+    with torch.no_grad():
+        return net(torch.from_numpy(np.asarray(noisy, np.float32))[None])[0].numpy()
+
+
+def dev_pesq(net: torch.nn.Module, pairs: list) -> float:
+    from pesq import pesq
+
+    was = net.training
+    net.eval()
+    scores = [pesq(16000, clean, enhance(net, noisy), "wb") for _, noisy, clean in pairs]
+    net.train(was)
+    return float(np.mean(scores))
+
+
+def main() -> None:
+    a = run_arguments(__doc__).parse_args()
+    cfg, run, seed = start_run(a)
+    ckpt_path, log_path = run / "last.pt", run / "log.jsonl"
+    net = build(cfg["model"])
+    adv = cfg.get("adversarial", {})
+    critic = PairCritic(adv["channels"], adv.get("kernel", 31), adv.get("stride", 2), adv.get("fc_len"))
+    optim = torch.optim.RMSprop if cfg.get("optimizer") == "rmsprop" else torch.optim.AdamW  # SEGAN: RMSprop
+    opt_g = optim(net.parameters(), lr=cfg["lr"])
+    opt_d = optim(critic.parameters(), lr=adv.get("lr", cfg["lr"]))
+    sampler = training_sampler(cfg.get("corpus", "klettres"), seed)
+    dev = heldout_pairs("dev", cfg.get("dev_files", 8))
+    step, wall, best = 0, 0.0, -math.inf
+    if a.resume and ckpt_path.exists():
+        ck = torch.load(ckpt_path, weights_only=False)
+        net.load_state_dict(ck["model"])
+        critic.load_state_dict(ck["critic"])
+        opt_g.load_state_dict(ck["opt_g"])
+        opt_d.load_state_dict(ck["opt_d"])
+        step, wall, best = ck["step"], ck["wall_seconds"], ck.get("best_dev_pesq", -math.inf)
+        sampler.rng.bit_generator.state = ck["sampler_rng"]
+        torch.set_rng_state(ck["torch_rng"])
+        random.setstate(ck["py_rng"])
+        print(f"resumed at step {step} ({wall / 60:.1f} min trained)")
+    else:
+        fresh_start(a, net, log_path)
+    total = int(cfg["steps"])
+    n_params = count_params(net)
+    print(f"{a.config.stem}: {n_params / 1e6:.3f}M params (critic {count_params(critic) / 1e6:.3f}M) -> {run}")
+    pre = bool(cfg.get("preemphasis", False))
+    sizes = tuple(cfg.get("stft_sizes", (256, 512, 1024)))
+    w_l1, w_stft, w_adv = cfg.get("l1_weight", 100.0), cfg.get("stft_weight", 0.0), adv.get("weight", 1.0)
+    adv_start = int(adv.get("start", 0))
+
+    def save(path: Path = ckpt_path) -> None:
+        save_checkpoint(
+            {
+                "model": net.state_dict(),
+                "critic": critic.state_dict(),
+                "opt_g": opt_g.state_dict(),
+                "opt_d": opt_d.state_dict(),
+                "step": step,
+                "wall_seconds": wall,
+                "best_dev_pesq": best,
+                "sampler_rng": sampler.rng.bit_generator.state,
+                "torch_rng": torch.get_rng_state(),
+                "py_rng": random.getstate(),
+                "model_config": config_dict(net),
+                "train_config": cfg,
+                "params": n_params,
+            },
+            path,
+        )
+
+    def lr_scale(s: int) -> float:
+        warm = cfg.get("warmup", 0)
+        if s < warm:
+            return (s + 1) / warm
+        if not cfg.get("cosine", False):
+            return 1.0
+        # cosine over whichever budget runs out first, so a run cut short still ends low
+        p = min(1.0, max((s - warm) / max(1, total - warm), wall / 60 / budget_min))
+        return 0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * p))
+
+    limited = a.max_minutes is not None
+    budget_min = max(a.max_minutes, 1e-9) if limited else math.inf
+    deadline = time.time() + (a.max_minutes * 60 - wall) if limited else math.inf
+    with training_progress() as prog, log_path.open("a") as log:
+        task = prog.add_task("train", total=total, completed=step, info="")
+        while step < total and time.time() < deadline:
+            t0 = time.time()
+            for o, base in ((opt_g, cfg["lr"]), (opt_d, adv.get("lr", cfg["lr"]))):
+                for g in o.param_groups:
+                    g["lr"] = base * lr_scale(step)
+            noisy, clean = (torch.from_numpy(v) for v in sampler.batch(cfg["batch"], cfg["segment"]))
+            if pre:
+                noisy, clean = preemphasis(noisy), preemphasis(clean)
+            out = net(noisy)
+            rec: dict = {"step": step + 1}
+            loss = out.new_zeros(())
+            if w_adv and step >= adv_start:
+                # the critic learns first (on a detached output), then judges the same output
+                l_critic = (
+                    0.5 * ((critic(noisy, clean) - 1) ** 2).mean() + 0.5 * (critic(noisy, out.detach()) ** 2).mean()
+                )
+                opt_d.zero_grad(set_to_none=True)
+                l_critic.backward()
+                opt_d.step()
+                l_adv = 0.5 * ((critic(noisy, out) - 1) ** 2).mean()
+                loss = loss + w_adv * l_adv
+                rec |= {"critic": l_critic.item(), "adv": l_adv.item()}
+            l_l1 = F.l1_loss(out, clean)
+            loss = loss + w_l1 * l_l1
+            rec["l1"] = l_l1.item()
+            if w_stft:
+                l_stft = mrstft_loss(out[:, None], clean[:, None], sizes)
+                loss = loss + w_stft * l_stft
+                rec["stft"] = l_stft.item()
+            opt_g.zero_grad(set_to_none=True)
+            loss.backward()
+            rec["grad"] = torch.nn.utils.clip_grad_norm_(net.parameters(), cfg.get("clip", 10.0)).item()
+            opt_g.step()
+            step += 1
+            dt = time.time() - t0
+            wall += dt
+            rec["sec"] = round(dt, 3)
+            if step % cfg.get("eval_every", 500) == 0 or step == total:
+                rec["dev_pesq"] = round(dev_pesq(net, dev), 4)
+                if rec["dev_pesq"] > best:
+                    best = rec["dev_pesq"]
+                    save(run / "best.pt")
+            log.write(json.dumps(rec) + "\n")
+            shown = " ".join(f"{k} {rec[k]:.3f}" for k in ("l1", "stft", "adv", "critic") if k in rec)
+            prog.update(task, completed=step, info=f"{shown} best dev {best:.3f} {dt:.2f}s/step {wall / 60:.1f} min")
+            if step % cfg.get("ckpt_every", 200) == 0:
+                log.flush()
+                save()
+                save_plot(log_path, run / "loss.png")
+    save()
+    save_plot(log_path, run / "loss.png")
+    print(f"stopped at step {step}, {wall / 60:.1f} min trained, best dev PESQ-wb {best:.3f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,129 @@
+"""Denoise runtime: the shipped step graph as a stream kernel (partition independence, whole-signal
+parity, exact delay, dry/wet, reset, stereo), the held-out split, noise mixing, peers' fallbacks."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from rtaudio.engine.stream import StreamProcessor, stream_whole
+from rtaudio.tasks.denoise import DenoiseKernel, DenoiseWindow, mix_for_limit, si_sdr
+
+MODEL = Path(__file__).resolve().parent.parent / "rtaudio" / "models" / "denoise16k.onnx"
+SPLIT = Path(__file__).resolve().parent.parent / "export" / "denoise" / "split.json"
+
+
+@pytest.fixture(scope="module")
+def noisy(speech_48k) -> np.ndarray:
+    """1.5 s of real speech at 16 kHz (every 3rd sample of the 48 kHz clip is fine for a test) + noise."""
+    x = speech_48k[::3][:24000].astype(np.float32)
+    rng = np.random.default_rng(1)
+    return (x + 0.02 * rng.standard_normal(len(x))).astype(np.float32)
+
+
+def _snr_db(ref: np.ndarray, est: np.ndarray) -> float:
+    return float(10 * np.log10(np.sum(ref.astype(np.float64) ** 2) / max(np.sum((ref - est) ** 2), 1e-30)))
+
+
+def test_card_declares_what_the_kernel_runs():
+    k = DenoiseKernel(MODEL, threads=1)
+    card = json.loads(MODEL.with_suffix(".json").read_text())
+    assert card["default"] is True and card["task"] == "denoise"
+    assert (k.in_rate, k.out_rate, k.hop, k.delay) == (16000, 16000, card["hop"], card["delay"])
+    proc = StreamProcessor(k)
+    assert proc.latency_samples == k.hop + k.delay
+    assert card["latency_ms"] == pytest.approx(1000 * proc.latency_samples / 16000, abs=0.05)
+    assert card["latency_ms"] <= 40.0
+
+
+def test_partition_independence_and_whole_signal(noisy):
+    k = DenoiseKernel(MODEL, threads=1)
+    whole = stream_whole(k, noisy)
+    assert whole.shape == noisy.shape
+    rng = np.random.default_rng(0)
+    proc = StreamProcessor(k)
+    pieces, pos = [], 0
+    while pos < len(noisy):
+        n = int(rng.integers(1, 900))
+        pieces.append(proc.process(noisy[pos : pos + n]))
+        pos += n
+    pieces.append(proc.flush())
+    assert np.array_equal(np.concatenate(pieces), whole)  # bit for bit, whatever the host blocks
+    ref = DenoiseWindow(DenoiseKernel(MODEL, threads=1)).run(noisy[None], 0)[0]
+    assert _snr_db(ref, whole) >= 100.0
+    assert not np.allclose(whole, noisy, atol=1e-3)  # the model does something
+
+
+def test_stereo_channels_are_independent(noisy):
+    k = DenoiseKernel(MODEL, threads=1)
+    other = noisy[::-1].copy()
+    both = stream_whole(k, np.stack([noisy, other], 1))
+    assert _snr_db(stream_whole(k, noisy), both[:, 0]) >= 100.0
+    assert _snr_db(stream_whole(k, other), both[:, 1]) >= 100.0
+
+
+def test_mix_zero_is_the_exactly_delayed_input(noisy):
+    k = DenoiseKernel(MODEL, mix=0.0)
+    assert np.array_equal(stream_whole(k, noisy), noisy)
+    # hop by hop: the input delayed by exactly ``delay`` samples (the engine then drops them)
+    k.reset()
+    hops = noisy[: 40 * k.hop].reshape(40, 1, k.hop)
+    out = np.concatenate([k.process(h) for h in hops], axis=1)[0]
+    assert np.array_equal(out[: k.delay], np.zeros(k.delay, np.float32))
+    assert np.array_equal(out[k.delay :], noisy[: 40 * k.hop - k.delay])
+    # the engine's latency: an impulse fed one sample at a time comes out exactly latency_samples later
+    proc = StreamProcessor(DenoiseKernel(MODEL, mix=0.0))
+    x = np.zeros(2000, np.float32)
+    x[300] = 1.0
+    pieces, total, released_at = [], 0, None
+    for i in range(len(x)):
+        pieces.append(proc.process(x[i : i + 1]))
+        if released_at is None and total + len(pieces[-1]) > 300:
+            released_at = i
+        total += len(pieces[-1])
+    y = np.concatenate(pieces)
+    assert int(np.argmax(y)) == 300 and y[300] == 1.0
+    assert released_at == 300 + proc.latency_samples
+
+
+def test_mix_is_a_sample_aligned_blend(noisy):
+    wet = stream_whole(DenoiseKernel(MODEL), noisy)
+    half = stream_whole(DenoiseKernel(MODEL, mix=0.5), noisy)
+    np.testing.assert_allclose(half, 0.5 * wet + 0.5 * noisy, atol=1e-6)
+    assert mix_for_limit(None) == 1.0
+    assert mix_for_limit(20.0) == pytest.approx(0.9)
+
+
+def test_reset_forgets_the_stream(noisy):
+    k = DenoiseKernel(MODEL)
+    fresh = stream_whole(DenoiseKernel(MODEL), noisy[:8000])
+    stream_whole(k, noisy[8000:])  # some other stream first
+    assert np.array_equal(stream_whole(k, noisy[:8000]), fresh)
+
+
+def test_si_sdr_is_scale_invariant():
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal(16000)
+    e = x + 0.1 * rng.standard_normal(16000)
+    assert si_sdr(x, 3.0 * e) == pytest.approx(si_sdr(x, e))
+    assert si_sdr(x, e) == pytest.approx(20.0, abs=0.5)
+
+
+def test_heldout_split_is_disjoint_by_speaker_and_noise():
+    split = json.loads(SPLIT.read_text())
+    for kind, held in split["heldout_noise"].items():
+        assert held, kind
+        assert not set(held) & set(split["train_noise"][kind]), kind
+    # the speech split is the corpus' (by language); babble for the held-out set is an unseen speaker
+    corpus = json.loads((SPLIT.parent.parent / "split.json").read_text())[split["corpus"]]
+    assert not set(corpus["heldout_languages"]) & set(corpus["train_languages"])
+    assert "unseen" in split["babble"]["heldout"]
+
+
+def test_missing_peer_is_a_reason_not_an_error():
+    from rtaudio.peers import load_peer
+
+    assert load_peer("nope").startswith("unavailable:")

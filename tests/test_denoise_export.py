@@ -1,0 +1,65 @@
+"""Denoise export side: noise mixing at the requested SNR, the step graph against the torch model
+run on the whole signal, and the STFT pipeline's exact delay (an identity-gain model)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch", reason="export tests need the training extra (torch)")
+
+from export.denoise.data import mix_at_snr, snr_db  # noqa: E402
+from export.denoise.export_onnx import export, runtime_card, stream_onnx  # noqa: E402
+from export.denoise.models import StreamConfig, StreamDenoiser  # noqa: E402
+from rtaudio.engine.stream import StreamProcessor, stream_whole  # noqa: E402
+from rtaudio.tasks.denoise import DenoiseKernel  # noqa: E402
+
+SMALL = StreamConfig(hidden=24, layers=2)
+
+
+def _export(net: StreamDenoiser, path) -> DenoiseKernel:
+    export(net.eval(), path)
+    path.with_suffix(".json").write_text(json.dumps(runtime_card(net, path)))
+    return DenoiseKernel(path, threads=1)
+
+
+@pytest.mark.parametrize("snr", [0.0, 7.5, 15.0])
+def test_mixing_hits_the_requested_snr(snr):
+    rng = np.random.default_rng(0)
+    speech = rng.standard_normal(16384) * np.hanning(16384)
+    noise = rng.standard_normal(16384) * 3.0 + 0.5
+    noisy = mix_at_snr(speech, noise, snr)
+    assert snr_db(speech, noisy - speech) == pytest.approx(snr, abs=1e-3)
+
+
+def test_step_graph_equals_torch_on_the_whole_signal(tmp_path):
+    torch.manual_seed(0)
+    net = StreamDenoiser(SMALL).eval()
+    x = (0.1 * np.random.default_rng(0).standard_normal((2, 5000))).astype(np.float32)
+    k = _export(net, tmp_path / "small.onnx")
+    with torch.no_grad():
+        ref = net(torch.from_numpy(x)).numpy()
+    ours, _ = stream_onnx(tmp_path / "small.onnx", x, net)
+    streamed = stream_whole(k, x.T).T  # the runtime kernel through the engine
+    for y in (ours, streamed):
+        err = np.sum((ref - y) ** 2) / np.sum(ref**2)
+        assert -10 * np.log10(err) >= 100.0
+    assert np.abs(ref - x).max() > 1e-3  # random gains: not an identity
+
+
+def test_identity_gain_passes_an_impulse_at_the_declared_delay(tmp_path):
+    net = StreamDenoiser(SMALL)
+    with torch.no_grad():  # gain = sigmoid(40) = 1 to float precision: the STFT alone
+        net.head.weight.zero_()
+        net.head.bias.fill_(40.0)
+    k = _export(net, tmp_path / "identity.onnx")
+    x = np.zeros(4000, np.float32)
+    x[1234] = 1.0
+    hops = np.zeros(-(-(len(x) + k.delay) // k.hop) * k.hop, np.float32)
+    hops[: len(x)] = x
+    raw = np.concatenate([k.process(hops[None, i : i + k.hop]) for i in range(0, len(hops), k.hop)], 1)[0]
+    assert int(np.argmax(np.abs(raw))) == 1234 + k.delay
+    np.testing.assert_allclose(raw[k.delay : k.delay + 4000], x, atol=1e-6)  # perfect reconstruction
+    assert StreamProcessor(k).latency_samples == k.delay + k.hop
