@@ -171,23 +171,24 @@ def test_bridge_ports_follow_channels(server):
     assert np.isfinite(summary["latency_ms"])
 
 
-def test_bridge_server_shutdown_is_a_one_line_error():
+def test_bridge_server_shutdown_is_a_one_line_error(tmp_path):
+    """A killed server: one error line, exit 1, and still the JSON summary, a final log line, a complete take."""
+    log, record = tmp_path / "bridge.jsonl", tmp_path / "take.wav"
     with JackServer() as own:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "rtaudio.cli", "bridge", "--name", "rtd", "--model", "sinc", "--duration", "30"],
-            env=own.env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        client = jack.Client("watcher", no_start_server=True)
-        try:
-            deadline = time.monotonic() + 20
-            while not client.get_ports("rtd:out_1") and time.monotonic() < deadline and proc.poll() is None:
-                time.sleep(0.05)
-            time.sleep(1.0)  # ports exist before activation: let it run
-        finally:
-            client.close()
-    _, err = proc.communicate(timeout=30)  # the server is gone now
+        cmd = [sys.executable, "-m", "rtaudio.cli", "bridge", "--name", "rtd", "--model", "sinc", "--duration", "30"]
+        cmd += ["--json", "--json-log", str(log), "--record", str(record)]
+        proc = subprocess.Popen(cmd, env=own.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        deadline = time.monotonic() + 30
+        while not (log.exists() and log.read_text().count("\n")) and time.monotonic() < deadline:
+            if proc.poll() is not None:
+                break
+            time.sleep(0.05)  # until the session runs: its first stats line
+    out, err = proc.communicate(timeout=30)  # the server is gone now
     assert proc.returncode == 1
     assert err.strip().splitlines() == [err.strip()] and "JACK server shut down" in err
+    summary = json.loads(out)
+    assert "JACK server shut down" in summary["error"]
+    lines = [json.loads(line) for line in log.read_text().splitlines()]
+    assert lines[-1]["final"] is True and "JACK server shut down" in lines[-1]["error"]
+    assert not any(line.get("final") for line in lines[:-1])
+    assert sf.info(str(record)).frames == summary["record"]["frames"] > 0

@@ -156,13 +156,16 @@ def test_truncated_data_still_produces_consistent_output(tmp_path, speech_16k):
     cut.write_bytes(speech_16k.read_bytes()[:20000])
     out = tmp_path / "out.wav"
     proc = run_cli("stream", str(cut), str(out), "--model", "sinc", "--json")
-    if proc.returncode == 0:
-        summary = json.loads(proc.stdout)
-        assert sf.info(str(out)).frames == summary["frames_out"] == 3 * summary["frames_in"]
-        assert summary["frames_in"] <= (20000 - 44) // 2
-    else:
-        _one_line_error(proc)
-        assert not out.exists()
+    assert proc.returncode == 0, proc.stderr.decode()
+    summary = json.loads(proc.stdout)
+    assert sf.info(str(out)).frames == summary["frames_out"] == 3 * summary["frames_in"]
+    assert summary["frames_in"] == (20000 - 44) // 2
+    declared = sf.info(str(speech_16k)).frames
+    assert summary["warnings"] == [
+        f"{cut}: truncated: the header says {declared} frames, the data holds {summary['frames_in']}; "
+        "processed what was there"
+    ]
+    assert proc.stderr.decode().strip() == "rtaudio: warning: " + summary["warnings"][0]
 
 
 @pytest.mark.parametrize(
@@ -242,25 +245,99 @@ def test_version_models_and_help():
     assert b"memory grows" in run_cli("stream", "--help").stdout
 
 
-def test_ctrl_c_leaves_no_output(tmp_path, speech_16k):
+def test_ctrl_c_leaves_no_output(tmp_path):
+    """Ctrl-C mid-stream: exit 130, no OUT, no temporary file (tests/test_signals.py has SIGTERM/SIGHUP).
+
+    The input is a pipe held open, so the stream cannot finish before the signal lands.
+    """
     import signal
-    import subprocess
-    import sys
-    import time
+
+    from tests.test_signals import start_held, wav_bytes
 
     out = tmp_path / "out.wav"
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "rtaudio.cli", "stream", str(speech_16k), str(out), "--model", "sinc", "--realtime"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        env={**os.environ, "NO_COLOR": "1"},
-    )
-    deadline = time.time() + 30
-    while not _leftovers(tmp_path) and time.time() < deadline:  # wait until writing started
-        time.sleep(0.05)
-    assert _leftovers(tmp_path), "the stream never started writing"
+    proc = start_held(tmp_path, wav_bytes(), out)
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=30)
     assert proc.returncode == 130
     assert err.decode().strip() == "rtaudio: interrupted"
     assert not out.exists() and _leftovers(tmp_path) == []
+
+
+# -- output = input, formats, options -------------------------------------------------------
+
+
+@pytest.mark.parametrize("how", ["same", "symlink", "hardlink", "relative"])
+def test_output_equal_to_input_is_refused(tmp_path, speech_16k, how):
+    before = speech_16k.read_bytes()
+    out = tmp_path / "alias.wav"
+    if how == "same":
+        out = speech_16k
+    elif how == "symlink":
+        out.symlink_to(speech_16k)
+    elif how == "hardlink":
+        os.link(speech_16k, out)
+    else:
+        (tmp_path / "sub").mkdir()
+        out = tmp_path / "sub" / ".." / speech_16k.name
+    proc = run_cli("stream", str(speech_16k), str(out), "--model", "sinc")
+    assert "is the input file itself" in _one_line_error(proc) and proc.returncode == 2
+    assert speech_16k.read_bytes() == before and _leftovers(tmp_path) == []
+
+
+def test_stdin_redirected_from_the_output_is_refused(tmp_path, speech_16k):
+    import subprocess
+    import sys
+
+    with open(speech_16k, "rb") as f:
+        proc = subprocess.run(
+            [sys.executable, "-m", "rtaudio.cli", "stream", "-", str(speech_16k), "--model", "sinc"],
+            stdin=f,
+            capture_output=True,
+        )
+    assert proc.returncode == 2 and "is the input file itself" in proc.stderr.decode()
+
+
+def test_overwrite_input_replaces_it_with_the_whole_output(tmp_path, speech_16k):
+    reference = tmp_path / "reference.wav"
+    assert run_cli("stream", str(speech_16k), str(reference), "--model", "sinc").returncode == 0
+    proc = run_cli("stream", str(speech_16k), str(speech_16k), "--model", "sinc", "--overwrite-input")
+    assert proc.returncode == 0, proc.stderr.decode()
+    assert speech_16k.read_bytes() == reference.read_bytes()  # the whole input was read first
+    assert _leftovers(tmp_path) == []
+
+
+def test_mp3_input_gives_pcm_wav_quietly(tmp_path, speech_16k):
+    mp3 = tmp_path / "speech.mp3"
+    sf.write(mp3, sf.read(speech_16k, dtype="float32")[0], 16000, format="MP3")
+    out = tmp_path / "out.wav"
+    proc = run_cli("stream", str(mp3), str(out), "--model", "sinc", "--json")
+    assert proc.returncode == 0, proc.stderr.decode()
+    assert proc.stderr == b""  # libmpg123's per-frame chatter is silenced
+    info = sf.info(str(out))
+    assert info.subtype == "PCM_16" and info.frames == json.loads(proc.stdout)["frames_out"]
+
+
+@pytest.mark.parametrize(
+    "source, target, expected",
+    [("FLOAT", "wav", "FLOAT"), ("PCM_24", "flac", "PCM_24"), ("FLOAT", "flac", "PCM_16"), ("ULAW", "wav", "PCM_16")],
+)
+def test_output_keeps_only_a_linear_source_subtype(tmp_path, speech_16k, source, target, expected):
+    src = tmp_path / "src.wav"
+    sf.write(src, sf.read(speech_16k, dtype="float32")[0], 16000, subtype=source)
+    out = tmp_path / f"out.{target}"
+    assert run_cli("stream", str(src), str(out), "--model", "sinc").returncode == 0
+    assert sf.info(str(out)).subtype == expected
+
+
+@pytest.mark.parametrize("value", ["0", "-3", "two"])
+def test_threads_must_be_positive(tmp_path, speech_16k, value):
+    out = tmp_path / "out.wav"
+    proc = run_cli("stream", str(speech_16k), str(out), "--model", "sinc", "--threads", value)
+    assert "--threads" in _one_line_error(proc) and proc.returncode == 2 and not out.exists()
+
+
+def test_integer_blocks_are_refused_by_the_api():
+    import rtaudio
+
+    with pytest.raises(ValueError, match="float audio.*int16"):
+        rtaudio.open(model="sinc").process(np.zeros(10, np.int16))

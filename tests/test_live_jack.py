@@ -11,7 +11,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from signal import SIGINT
+from signal import SIGHUP, SIGINT, SIGTERM
 
 import numpy as np
 import pytest
@@ -181,14 +181,18 @@ def test_live_20s_zero_xruns_sinc_defaults(server, tmp_path):
     assert summary["xruns"] == device_xruns, summary  # ring xruns are zero, as asserted above
 
 
-def test_ctrl_c_stops_cleanly_and_finalizes_record(server, tmp_path):
+@pytest.mark.parametrize("signum", [SIGINT, SIGTERM, SIGHUP], ids=["SIGINT", "SIGTERM", "SIGHUP"])
+def test_stop_signal_stops_cleanly_and_finalizes_record(server, tmp_path, signum):
+    """Ctrl-C, ``kill`` (SIGTERM) and a hang-up all end a session the same way: exit 0, header written."""
     record = tmp_path / "take.wav"
     cmd = [sys.executable, "-m", "rtaudio.cli", "live", "--model", "sinc", "--record", str(record), "--json"]
     with PlayRecordClient("tester", 10.0) as tester:
         proc = subprocess.Popen(cmd, env=server.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         tester.wait_for_port("PortAudio:out_0", proc=proc)
-        time.sleep(1.5)
-        proc.send_signal(SIGINT)
+        deadline = time.monotonic() + 30
+        while (not record.exists() or record.stat().st_size < 44 + 3 * RATE) and time.monotonic() < deadline:
+            time.sleep(0.05)  # until more than a second is on disk (24-bit mono)
+        proc.send_signal(signum)
         out, err = proc.communicate(timeout=30)
     assert proc.returncode == 0, err
     summary = json.loads(out)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from rtaudio.backends import BACKENDS
+from rtaudio.cli import positive_int
 from rtaudio.registry import TASKS
 
 
@@ -41,7 +42,9 @@ def add_model_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--steps", type=int, default=None, metavar="N", help="diffusion steps (default: the card's)")
     group.add_argument("--seed", type=int, default=0, metavar="N", help="noise seed (default 0: deterministic)")
     group.add_argument("--backend", default="cpu", choices=BACKENDS, help="ONNX Runtime provider (default cpu)")
-    group.add_argument("--threads", type=int, default=None, metavar="N", help="inference threads (default: all cores)")
+    group.add_argument(
+        "--threads", type=positive_int, default=None, metavar="N", help="inference threads (default: all cores)"
+    )
 
     for task in TASKS.values():
         task.add_options(parser)

@@ -136,42 +136,50 @@ def run_session(
         hint=plan.task.live_hint(plan, pump.rate),
     )
     json_log = None
+    failure: Exception | None = None  # a failure mid-session (JACK server shut down, engine died)
     previous = sys.getswitchinterval()
     sys.setswitchinterval(SWITCH_INTERVAL)
     try:
         try:
             json_log = JsonLog(args.json_log) if args.json_log else None
             start()
-            monitor(
-                tracker,
-                con,
-                duration=args.duration,
-                json_log=json_log,
-                show_panel=con.is_terminal and not args.json,
-                check=check,
-            )
+            try:
+                monitor(
+                    tracker,
+                    con,
+                    duration=args.duration,
+                    json_log=json_log,
+                    show_panel=con.is_terminal and not args.json,
+                    check=check,
+                )
+            except Exception as exc:  # the session ran: still log, record and summarise it
+                failure = exc
         except KeyboardInterrupt:
-            pass  # Ctrl-C while starting: stop as cleanly as from the panel
+            pass  # Ctrl-C, SIGTERM or SIGHUP while starting: stop as cleanly as from the panel
         finally:
             stop()  # also after a failed start: releases the device and the worker
         stats = tracker.snapshot()
         if json_log is not None:
-            json_log.write(stats, final=True)
+            json_log.write(stats, final=True, **({"error": str(failure)} if failure else {}))
     finally:
         sys.setswitchinterval(previous)
         if json_log is not None:
             json_log.close()
         if recorder is not None:
-            recorder.close()
+            recorder.close()  # the file is complete, whatever ended the session
     if args.json:
         summary = json.loads(stats.to_json())
         if recorder is not None:
             summary["record"] = {"path": recorder.path, "frames": recorder.frames}
-        print(json.dumps(summary))
-    else:
+        if failure is not None:
+            summary["error"] = str(failure)
+        print(json.dumps(summary), flush=True)
+    elif failure is None:  # after a failure the error line alone goes to stderr
         con.print(render_summary(stats))
         if recorder is not None:
             con.print(f"recorded {recorder.frames} frames to {recorder.path}")
+    if failure is not None:
+        raise failure
     return 0
 
 
@@ -195,11 +203,11 @@ def run(args: argparse.Namespace) -> int:
         stream = DuplexStream(
             proc, dev_in, dev_out, blocksize=args.blocksize, latency=latency, adaptive=args.adaptive, sink=recorder
         )
-    except BaseException:
+        names = devices.device_names()
+    except BaseException:  # also a signal: run_session, which finalizes the recording, never starts
         if recorder is not None:
             recorder.discard()
         raise
-    names = devices.device_names()
     return run_session(
         args,
         stream.pump,

@@ -12,7 +12,7 @@ import numpy as np
 
 from rtaudio.commands.common import add_model_options, plan_from_args
 from rtaudio.engine.processor import Processor, process_offline
-from rtaudio.io.files import AtomicWriter, AudioReader
+from rtaudio.io.files import AtomicWriter, AudioIOError, AudioReader, same_file
 
 READ_BLOCK = 4096  # frames per file read: small enough for constant memory, big enough for speed
 REALTIME_BLOCK_MS = 10.0  # a live source's block when --realtime paces the input
@@ -25,10 +25,23 @@ def register(sub: argparse._SubParsersAction) -> None:
         description="Stream IN through a model into OUT, block by block, in constant memory. "
         "Formats by extension (wav, flac, ogg, ...); '-' is a WAV stream on stdin/stdout; "
         "with --task vocode, IN may be a .npy of log-mel frames (see rtaudio/tasks/mel.py). "
-        "OUT appears only when processing completed.",
+        "OUT appears only when processing completed. WAV on stdout has its real sizes when stdout is a "
+        "file (> out.wav); on a pipe they cannot be known in advance and read 0xFFFFFFFF (players take "
+        "'until the end'; soxi shows about 12 h).",
     )
-    p.add_argument("input", metavar="IN", help="input audio file, or - for WAV on stdin")
+    p.add_argument("input", metavar="IN", help="input audio file, or - for WAV on stdin (any PCM/float WAV)")
     p.add_argument("output", metavar="OUT", help="output audio file, or - for WAV on stdout")
+    p.add_argument(
+        "--subtype",
+        metavar="TYPE",
+        help="output sample format: PCM_16, PCM_24, PCM_32, FLOAT, DOUBLE, ... (default: the input's when it is "
+        "PCM or float and OUT's format holds it, else the format's default, e.g. PCM_16 for WAV)",
+    )
+    p.add_argument(
+        "--overwrite-input",
+        action="store_true",
+        help="allow OUT to be IN itself (it is replaced once the whole input was read); refused otherwise",
+    )
     add_model_options(p)
     p.add_argument(
         "--offline",
@@ -72,6 +85,7 @@ class StreamSummary:
     mode: str
     engine: str  # "stream" (stateful kernel, no recompute) or "window" (overlap-add of windows)
     notes: list[str]
+    warnings: list[str]
 
 
 def run(args: argparse.Namespace) -> int:
@@ -80,6 +94,10 @@ def run(args: argparse.Namespace) -> int:
     from rtaudio.registry import get_task
 
     con = console(stderr=True)
+    if same_file(args.input, args.output) and not args.overwrite_input:
+        raise AudioIOError(
+            f"{args.output}: is the input file itself; choose another OUT (or pass --overwrite-input to replace it)"
+        )
     task = get_task(args.task)
     kind = task.input_kind(args.input)
     # a task-specific input (mel frames) is read at the model's own rate: plan first, then open
@@ -90,7 +108,7 @@ def run(args: argparse.Namespace) -> int:
         for note in plan.notes:
             con.print(f"[yellow]note:[/] {note}", highlight=False)
         proc = processor_for(plan, reader.channels, args.chunk_ms)
-        with AtomicWriter(args.output, plan.out_rate, proc.out_channels, reader.subtype) as writer:
+        with AtomicWriter(args.output, plan.out_rate, proc.out_channels, reader.subtype, args.subtype) as writer:
             t0 = time.perf_counter()
             if args.offline:
                 stats = _run_offline(reader, writer, plan)
@@ -101,6 +119,9 @@ def run(args: argparse.Namespace) -> int:
             wall = time.perf_counter() - t0
             writer.commit()
     frames_in, frames_out, compute, nonfinite, missed = stats
+    nonfinite += reader.nonfinite
+    for warning in reader.warnings:
+        print(f"rtaudio: warning: {warning}", file=sys.stderr)
     audio_s = frames_in / reader.rate
     summary = StreamSummary(
         input=args.input,
@@ -126,13 +147,14 @@ def run(args: argparse.Namespace) -> int:
         mode="offline" if args.offline else ("realtime" if args.realtime else "stream"),
         engine="stream" if plan.streaming else "window",
         notes=list(plan.notes),
+        warnings=list(reader.warnings),
     )
     if args.json:
         print(json.dumps(asdict(summary)), file=sys.stderr if args.output == "-" else sys.stdout)
     else:
         rows = [
             ("model", f"{summary.model} ({plan.task.describe_rates(plan)})"),
-            ("audio", f"{summary.audio_seconds:.2f} s, {summary.channels} ch, {summary.source_rate} Hz in"),
+            ("input", reader.describe()),
             ("wall", f"{summary.wall_seconds:.2f} s"),
             ("RTF", f"{summary.rtf:.4f} (compute / audio)"),
             ("chunks", f"{summary.chunks} x {summary.chunk_ms:.1f} ms"),
@@ -141,7 +163,8 @@ def run(args: argparse.Namespace) -> int:
             ("output", f"{summary.output} ({summary.frames_out} frames)"),
         ]
         if nonfinite:
-            rows.append(("sanitized", f"{nonfinite} NaN/Inf samples replaced by 0"))
+            silence = "the log floor" if reader.nonfinite else "0"
+            rows.append(("sanitized", f"{nonfinite} NaN/Inf values replaced by {silence}"))
         if missed is not None:
             rows.append(("missed deadlines", str(missed)))
         con.print(key_value_table(f"rtaudio stream ({summary.mode})", rows))
@@ -199,11 +222,7 @@ def _run_stream(reader: AudioReader, writer: AtomicWriter, proc: Processor, prog
 
 
 def _run_offline(reader: AudioReader, writer: AtomicWriter, plan):
-    audio = reader.read_all()
-    if not len(audio):
-        from rtaudio.io.files import AudioIOError
-
-        raise AudioIOError(f"{reader.path}: no audio frames (zero-length input)")
+    audio = reader.read_all()  # raises on an input without frames
     bad = ~np.isfinite(audio)
     t0 = time.perf_counter()
     out = process_offline(plan.reference, audio)

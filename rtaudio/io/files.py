@@ -1,24 +1,32 @@
 """Block-wise audio file reading and atomic writing.
 
 Formats come from libsndfile (via soundfile) by extension; ``-`` means a WAV stream on
-stdin or stdout. Output is written beside its destination under a temporary name and
-renamed into place only when the stream completed, so a failed or interrupted run never
-leaves a partial file behind.
+stdin or stdout (:mod:`rtaudio.io.wavstream`). Output is written beside its destination
+under a temporary name and renamed into place only when the stream completed, so a failed
+or interrupted run never leaves a partial file behind.
 """
 
 from __future__ import annotations
 
+import fcntl
 import os
-import struct
+import stat
 import sys
 import tempfile
-import wave
 from collections.abc import Iterator
+from contextlib import nullcontext
 from pathlib import Path
-from typing import BinaryIO
 
 import numpy as np
 import soundfile as sf
+
+from rtaudio.io import signals
+from rtaudio.io.wavstream import PIPE_SUBTYPES, WavPipeReader, WavPipeWriter, WavStreamError, read_header
+
+#: sample formats worth keeping from the source: a codec's subtype (MP3, Vorbis, ADPCM) is not
+LINEAR_SUBTYPES = ("PCM_S8", "PCM_U8", "PCM_16", "PCM_24", "PCM_32", "FLOAT", "DOUBLE")
+#: a WAV header libsndfile can tell us the declared length of (for the truncation warning)
+_RIFF_FORMATS = ("WAV", "WAVEX", "RF64")
 
 
 class AudioIOError(Exception):
@@ -30,6 +38,13 @@ def _reason(exc: BaseException) -> str:
     return text[-1] if text else type(exc).__name__
 
 
+def _std_stream(name: str):
+    stream = getattr(sys, name)
+    if stream is None or getattr(stream, "closed", True):
+        raise AudioIOError(f"{name[3:]}: is closed")
+    return stream
+
+
 class AudioReader:
     """Reads float32 ``(frames, channels)`` blocks from a file or a WAV stream on stdin.
 
@@ -38,22 +53,34 @@ class AudioReader:
     rate, channels
         Sample rate and channel count of the source.
     frames
-        Total frames when the header says so, else ``None`` (a pipe).
+        Total frames when the header says so, else ``None`` (a stream of unknown length).
     subtype
         libsndfile subtype (e.g. ``PCM_16``), used to pick a matching output subtype.
+    frames_read
+        Frames delivered so far.
+    warnings
+        One-line notes about the source (a truncated stream), complete once :meth:`blocks`
+        has ended.
     """
+
+    nonfinite = 0  # NaN/Inf audio samples are the engine's to count
 
     def __init__(self, path: str) -> None:
         self.path = path
+        self.name = "stdin" if path == "-" else path
         self._sf: sf.SoundFile | None = None
-        self._wave: wave.Wave_read | None = None
+        self._pipe: WavPipeReader | None = None
+        self._declared: int | None = None
+        self._quiet = False
+        self.frames_read = 0
+        self.warnings: list[str] = []
         if path == "-":
             self._open_stdin()
         else:
             self._open_file(path)
         if self.frames == 0:
             self.close()
-            raise AudioIOError(f"{path}: no audio frames (zero-length input)")
+            raise AudioIOError(f"{self.name}: no audio frames (zero-length input)")
 
     def _open_file(self, path: str) -> None:
         if not os.path.exists(path):
@@ -69,71 +96,102 @@ class AudioReader:
         self.rate, self.channels = self._sf.samplerate, self._sf.channels
         self.frames: int | None = self._sf.frames
         self.subtype = self._sf.subtype
+        self._quiet = self.subtype.startswith("MPEG_")  # libmpg123 reports every damaged frame on fd 2
+        if self._sf.format in _RIFF_FORMATS:
+            self._declared = _declared_frames(path)
 
     def _open_stdin(self) -> None:
+        stdin = _std_stream("stdin")
+        if os.isatty(stdin.fileno()):
+            raise AudioIOError(
+                "stdin: is a terminal; pipe a WAV stream in (ffmpeg -i IN -f wav - | rtaudio stream - OUT)"
+            )
         try:
-            self._wave = wave.open(sys.stdin.buffer, "rb")  # noqa: SIM115 - closed by close()
-        except (wave.Error, EOFError) as exc:
-            raise AudioIOError(f"stdin: not a PCM WAV stream ({_reason(exc)})") from None
-        self.rate, self.channels = self._wave.getframerate(), self._wave.getnchannels()
-        width = self._wave.getsampwidth()
-        if width not in (1, 2, 3, 4):
-            raise AudioIOError(f"stdin: unsupported sample width {width}")
-        self._width = width
-        n = self._wave.getnframes()
-        # a streaming producer writes a placeholder length: trust it only if plausible
-        self.frames = n if 0 < n < 0x7FFFFF00 // max(1, width * self.channels) else None
-        self.subtype = {1: "PCM_U8", 2: "PCM_16", 3: "PCM_24", 4: "PCM_32"}[width]
+            self._pipe = WavPipeReader(stdin.buffer)
+        except WavStreamError as exc:
+            raise AudioIOError(f"stdin: {exc}") from None
+        header = self._pipe.header
+        self.rate, self.channels, self.subtype = header.rate, header.channels, header.subtype
+        self.frames = self._declared = header.frames
+
+    def _read(self, frames: int) -> np.ndarray:
+        if self._pipe is not None:
+            return self._pipe.read(frames)
+        assert self._sf is not None
+        try:
+            with _quiet_stderr() if self._quiet else nullcontext():
+                return self._sf.read(frames, dtype="float32", always_2d=True)
+        except (sf.LibsndfileError, RuntimeError) as exc:
+            raise AudioIOError(f"{self.path}: read failed ({_reason(exc)})") from None
 
     def blocks(self, frames: int) -> Iterator[np.ndarray]:
-        """Yield float32 ``(frames, channels)`` blocks until the end of the source."""
-        if self._sf is not None:
-            while True:
-                try:
-                    block = self._sf.read(frames, dtype="float32", always_2d=True)
-                except (sf.LibsndfileError, RuntimeError) as exc:
-                    raise AudioIOError(f"{self.path}: read failed ({_reason(exc)})") from None
-                if not len(block):
-                    return
-                yield block
-        else:
-            assert self._wave is not None
-            while True:
-                raw = self._wave.readframes(frames)
-                if not raw:
-                    return
-                yield self._decode(raw)
+        """Yield float32 ``(frames, channels)`` blocks until the end of the source.
 
-    def _decode(self, raw: bytes) -> np.ndarray:
-        width, channels = self._width, self.channels
-        raw = raw[: len(raw) - len(raw) % (width * channels)]
-        if width == 1:
-            data = (np.frombuffer(raw, np.uint8).astype(np.float32) - 128.0) / 128.0
-        elif width == 3:
-            b = np.frombuffer(raw, np.uint8).reshape(-1, 3).astype(np.int32)
-            ints = (b[:, 0] << 8) | (b[:, 1] << 16) | (b[:, 2] << 24)
-            data = ints.astype(np.float32) / 2.0**31
-        else:
-            dtype, scale = (np.int16, 2.0**15) if width == 2 else (np.int32, 2.0**31)
-            data = np.frombuffer(raw, dtype).astype(np.float32) / scale
-        return data.reshape(-1, channels)
+        Raises
+        ------
+        AudioIOError
+            The source held no audio at all (e.g. a WAV header alone).
+        """
+        while len(block := self._read(frames)):
+            self.frames_read += len(block)
+            yield block
+        if not self.frames_read:
+            raise AudioIOError(f"{self.name}: no audio frames (zero-length input)")
+        if self._declared is not None and self.frames_read < self._declared:
+            self.warnings.append(
+                f"{self.name}: truncated: the header says {self._declared} frames, "
+                f"the data holds {self.frames_read}; processed what was there"
+            )
 
     def read_all(self) -> np.ndarray:
         """The whole source as one array (``--offline``: memory grows with length)."""
-        blocks = list(self.blocks(1 << 16))
-        return np.concatenate(blocks) if blocks else np.zeros((0, self.channels), np.float32)
+        return np.concatenate(list(self.blocks(1 << 16)))
+
+    def describe(self) -> str:
+        """The summary's input line."""
+        return f"{self.frames_read / self.rate:.2f} s, {self.channels} ch, {self.rate} Hz in"
 
     def close(self) -> None:
         if self._sf is not None:
             self._sf.close()
-        if self._wave is not None:
-            self._wave.close()
+        if self._pipe is not None:
+            self._pipe.close()
 
     def __enter__(self) -> AudioReader:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _quiet_stderr():
+    from rtaudio.live.devices import quiet_stderr
+
+    return quiet_stderr()
+
+
+def _declared_frames(path: str) -> int | None:
+    """Frames a WAV file's header declares (libsndfile reports what the data holds)."""
+    try:
+        with open(path, "rb") as f:
+            return read_header(f.read).frames
+    except (OSError, WavStreamError):
+        return None  # a block-coded or odd WAV: libsndfile's own count stands
+
+
+def same_file(input_path: str, output_path: str) -> bool:
+    """Whether OUT is IN itself: the same inode, through symlinks and hard links (``-``: stdin/stdout)."""
+
+    def status(path: str, fd: int) -> os.stat_result | None:
+        try:
+            return os.fstat(fd) if path == "-" else os.stat(path)
+        except OSError:
+            return None
+
+    a, b = status(input_path, 0), status(output_path, 1)
+    if a is None or b is None or not (stat.S_ISREG(a.st_mode) and stat.S_ISREG(b.st_mode)):
+        return False
+    return (a.st_dev, a.st_ino) == (b.st_dev, b.st_ino)
 
 
 def _output_format(path: str) -> str:
@@ -146,82 +204,146 @@ def _output_format(path: str) -> str:
     return formats[ext]
 
 
-def pick_subtype(fmt: str, source_subtype: str | None) -> str:
-    """Keep the source's sample format when the output container supports it."""
-    if source_subtype and sf.check_format(fmt, source_subtype):
+def pick_subtype(fmt: str, source_subtype: str | None, requested: str | None = None, allowed=None) -> str:
+    """The output's sample format.
+
+    ``requested`` (``--subtype``) if the container holds it; else the source's when it is
+    linear PCM or float and the container holds it; else the container's default.
+    """
+    allowed = allowed or sf.available_subtypes(fmt)
+    if requested is not None:
+        requested = requested.upper()
+        if requested not in allowed or not sf.check_format(fmt, requested):
+            raise AudioIOError(f"--subtype {requested}: not available for {fmt} (one of {', '.join(allowed)})")
+        return requested
+    if source_subtype in LINEAR_SUBTYPES and source_subtype in allowed and sf.check_format(fmt, source_subtype):
         return source_subtype
-    return sf.default_subtype(fmt)
+    default = sf.default_subtype(fmt)
+    return default if default in allowed else allowed[0]
 
 
 class AtomicWriter:
     """Writes to a temporary file beside ``path``; :meth:`commit` renames it into place.
 
-    Use as a context manager: leaving the block without :meth:`commit` (an error, Ctrl-C)
-    deletes the temporary file, so ``path`` is either complete or untouched.
+    Use as a context manager: leaving the block without :meth:`commit` (an error, a
+    signal) deletes the temporary file, so ``path`` is either complete or untouched. A
+    symlink is written through (its target is replaced). ``-`` is WAV on stdout: with
+    correct sizes when stdout is a regular file (emptied again on failure), with sizes
+    0xFFFFFFFF ("unknown") on a pipe.
+
+    Parameters
+    ----------
+    path
+        Destination, format by extension, or ``-``.
+    rate, channels
+        Of the output.
+    source_subtype
+        The input's subtype, kept when it is linear PCM/float and the container holds it.
+    subtype
+        ``--subtype``: the sample format to write (e.g. ``PCM_24``, ``FLOAT``).
     """
 
-    def __init__(self, path: str, rate: int, channels: int, source_subtype: str | None = None) -> None:
+    def __init__(
+        self, path: str, rate: int, channels: int, source_subtype: str | None = None, subtype: str | None = None
+    ) -> None:
         self.path = path
+        self.name = "stdout" if path == "-" else path
         self._tmp: str | None = None
         self._sf: sf.SoundFile | None = None
-        self._stdout: _WavStreamWriter | None = None
-        if path == "-":
-            self._stdout = _WavStreamWriter(sys.stdout.buffer, rate, channels)
-            return
+        self._pipe: WavPipeWriter | None = None
+        self._stdout_fd: int | None = None
+        try:
+            if path == "-":
+                self._open_stdout(rate, channels, source_subtype, subtype)
+            else:
+                self._open_file(path, rate, channels, source_subtype, subtype)
+        except BaseException:
+            self._discard()
+            raise
+
+    def _open_file(self, path: str, rate: int, channels: int, source_subtype: str | None, subtype: str | None) -> None:
         fmt = _output_format(path)
-        target = Path(path)
+        chosen = pick_subtype(fmt, source_subtype, subtype)
+        target = Path(os.path.realpath(path)) if os.path.islink(path) else Path(path)
         if target.is_dir():
             raise AudioIOError(f"{path}: is a directory")
         folder = target.parent if str(target.parent) else Path(".")
         if not folder.is_dir():
             raise AudioIOError(f"{path}: folder {folder} does not exist")
+        self._target = str(target)
         try:
-            fd, self._tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=f".part{target.suffix}", dir=folder)
+            with signals.deferred():  # created and remembered as one step: never an orphan .part
+                fd, self._tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=f".part{target.suffix}", dir=folder)
             os.close(fd)
-            self._sf = sf.SoundFile(
-                self._tmp,
-                "w",
-                samplerate=rate,
-                channels=channels,
-                format=fmt,
-                subtype=pick_subtype(fmt, source_subtype),
-            )
+            self._sf = sf.SoundFile(self._tmp, "w", samplerate=rate, channels=channels, format=fmt, subtype=chosen)
         except OSError as exc:
-            self._discard()
             raise AudioIOError(f"{path}: cannot write ({exc.strerror or _reason(exc)})") from None
         except (sf.LibsndfileError, RuntimeError, ValueError) as exc:
-            self._discard()
             raise AudioIOError(f"{path}: cannot write ({_reason(exc)})") from None
+
+    def _open_stdout(self, rate: int, channels: int, source_subtype: str | None, subtype: str | None) -> None:
+        stdout = _std_stream("stdout")
+        fd = stdout.fileno()
+        if os.isatty(fd):
+            raise AudioIOError("stdout: is a terminal; redirect it (> out.wav) or pipe it")
+        stdout.flush()
+        if _rewritable(fd):  # `> out.wav`: libsndfile can go back and write the real sizes
+            self._stdout_fd = os.dup(fd)
+            chosen = pick_subtype("WAV", source_subtype, subtype)
+            try:
+                self._sf = sf.SoundFile(
+                    self._stdout_fd,
+                    "w",
+                    samplerate=rate,
+                    channels=channels,
+                    format="WAV",
+                    subtype=chosen,
+                    closefd=False,
+                )
+            except (sf.LibsndfileError, RuntimeError, ValueError) as exc:
+                raise AudioIOError(f"stdout: cannot write ({_reason(exc)})") from None
+        else:
+            chosen = pick_subtype("WAV", source_subtype, subtype, allowed=list(PIPE_SUBTYPES))
+            self._pipe = WavPipeWriter(stdout.buffer, rate, channels, chosen)
+        self.subtype = chosen
 
     def write(self, block: np.ndarray) -> None:
         """Append float32 ``(frames, channels)`` (clipped to [-1, 1] by integer formats)."""
         if not len(block):
             return
         try:
-            if self._stdout is not None:
-                self._stdout.write(block)
+            if self._pipe is not None:
+                self._pipe.write(block)
             else:
                 assert self._sf is not None
                 self._sf.write(block)
+        except BrokenPipeError:
+            raise  # the reader went away: the command line exits quietly
         except (OSError, sf.LibsndfileError, RuntimeError) as exc:
-            raise AudioIOError(f"{self.path}: write failed ({_reason(exc)})") from None
+            raise AudioIOError(f"{self.name}: write failed ({_reason(exc)})") from None
 
     def commit(self) -> None:
         """Finish the file and move it into place."""
-        if self._stdout is not None:
-            self._stdout.close()
+        if self._pipe is not None:
+            self._pipe.close()
+            self._pipe = None
             return
-        assert self._sf is not None and self._tmp is not None
+        assert self._sf is not None
         try:
             self._sf.close()
+            if self._stdout_fd is not None:
+                os.close(self._stdout_fd)
+                self._stdout_fd = None
+                return
+            assert self._tmp is not None
             # mkstemp makes the file private; give it the mode a normal create would
             umask = os.umask(0)
             os.umask(umask)
             os.chmod(self._tmp, 0o666 & ~umask)
-            os.replace(self._tmp, self.path)
+            os.replace(self._tmp, self._target)
         except OSError as exc:
             self._discard()
-            raise AudioIOError(f"{self.path}: cannot finish ({exc.strerror or _reason(exc)})") from None
+            raise AudioIOError(f"{self.name}: cannot finish ({exc.strerror or _reason(exc)})") from None
         self._tmp = None
 
     def _discard(self) -> None:
@@ -230,6 +352,10 @@ class AtomicWriter:
         if self._tmp and os.path.exists(self._tmp):
             os.unlink(self._tmp)
         self._tmp = None
+        if self._stdout_fd is not None:  # a regular file on stdout: leave it empty, not half-written
+            os.ftruncate(self._stdout_fd, 0)
+            os.close(self._stdout_fd)
+            self._stdout_fd = None
 
     def __enter__(self) -> AtomicWriter:
         return self
@@ -238,20 +364,13 @@ class AtomicWriter:
         self._discard()
 
 
-class _WavStreamWriter:
-    """16-bit PCM WAV to a non-seekable stream; the header states 'unknown length'."""
-
-    def __init__(self, stream: BinaryIO, rate: int, channels: int) -> None:
-        self._stream = stream
-        unknown = 0xFFFFFFFF
-        header = b"RIFF" + struct.pack("<I", unknown) + b"WAVE"
-        header += b"fmt " + struct.pack("<IHHIIHH", 16, 1, channels, rate, rate * channels * 2, channels * 2, 16)
-        header += b"data" + struct.pack("<I", unknown)
-        stream.write(header)
-
-    def write(self, block: np.ndarray) -> None:
-        pcm = np.clip(np.round(block * 32767.0), -32768, 32767).astype("<i2")
-        self._stream.write(pcm.tobytes())
-
-    def close(self) -> None:
-        self._stream.flush()
+def _rewritable(fd: int) -> bool:
+    """A regular file at its start, not in append mode: a header can be rewritten at the end."""
+    try:
+        return (
+            stat.S_ISREG(os.fstat(fd).st_mode)
+            and os.lseek(fd, 0, os.SEEK_CUR) == 0
+            and not fcntl.fcntl(fd, fcntl.F_GETFL) & os.O_APPEND
+        )
+    except OSError:
+        return False

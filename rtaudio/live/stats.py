@@ -155,11 +155,12 @@ class JsonLog:
         except OSError as exc:
             raise ValueError(f"{path}: cannot write the JSON log ({exc.strerror})") from None
 
-    def write(self, stats: LiveStats, final: bool = False) -> None:
-        line = stats.to_json()
+    def write(self, stats: LiveStats, final: bool = False, **extra: object) -> None:
+        """One line; the last one of a session has ``"final": true`` (and ``extra``, e.g. ``error``)."""
+        data = json.loads(stats.to_json())
         if final:
-            line = line[:-1] + ', "final": true}'
-        self._file.write(line + "\n")
+            data.update(final=True, **extra)
+        self._file.write(json.dumps(data) + "\n")
         self._file.flush()
 
     def close(self) -> None:
