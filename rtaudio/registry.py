@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from rtaudio.cards import CardError, read_card
+from rtaudio.tasks.generate import GENERATE
 from rtaudio.tasks.task import MAX_RATE, MIN_RATE, ModelError, ModelInfo, Plan, Request, Task, check_rate
 from rtaudio.tasks.upsample import UPSAMPLE
 from rtaudio.tasks.vocode import VOCODE
@@ -35,7 +36,7 @@ __all__ = [
 ]
 
 #: every task, by its ``--task`` name
-TASKS: dict[str, Task] = {task.name: task for task in (UPSAMPLE, VOCODE)}
+TASKS: dict[str, Task] = {task.name: task for task in (UPSAMPLE, VOCODE, GENERATE)}
 
 
 def get_task(name: str) -> Task:
@@ -53,7 +54,7 @@ def models_dir() -> Path:
 
 def _weights(folder: Path) -> list[Path]:
     """Weight files with a card beside them (``.onnx``; other formats a task ships, e.g. ``.npz`` weights)."""
-    return sorted(p for p in folder.iterdir() if p.suffix in (".onnx",) and p.with_suffix(".json").is_file())
+    return sorted(p for p in folder.iterdir() if p.suffix in (".onnx", ".npz") and p.with_suffix(".json").is_file())
 
 
 def shipped_models(task: str | None = None) -> list[ModelInfo]:

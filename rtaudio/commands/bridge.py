@@ -40,7 +40,12 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from rtaudio.live.jack_bridge import JackBridge, open_client
     from rtaudio.live.recorder import Recorder
+    from rtaudio.registry import get_task
 
+    if getattr(get_task(args.task), "is_source", False):  # a generator: output ports only
+        from rtaudio.commands.generate import run_bridge
+
+        return run_bridge(args)
     check_session_args(args)
     for option, ports in (("--connect-in", args.connect_in), ("--connect-out", args.connect_out)):
         if len(ports) > args.channels:

@@ -1,13 +1,20 @@
-"""``rtaudio generate OUT --chord C:maj``: WaveNet chord generation to a file, with its RTF."""
+"""``rtaudio generate OUT --chord C:maj``: WaveNet chord generation to a file, with its RTF.
+
+Also the sessions ``rtaudio live --task generate`` and ``rtaudio bridge --task generate`` run
+(output only, pulled by the device clock; chord changes typed or piped one per line on stdin).
+"""
 
 from __future__ import annotations
 
 import argparse
 import json
 import sys
+import threading
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 PULL_FRAMES = 1600  # frames per pull (100 ms at 16 kHz): progress granularity, not a model limit
 
@@ -123,3 +130,110 @@ def run(args: argparse.Namespace) -> int:
         ]
         con.print(key_value_table("rtaudio generate", rows))
     return 0
+
+
+def read_controls(stream: Any, pump: Any) -> threading.Thread:
+    """Feed chord changes typed (or piped) one per line on ``stream`` to ``pump``; bad lines are skipped.
+
+    A line is a chord (``A:min``) or ``instrument NAME``; each takes effect at the generator's
+    next block boundary (logged in the summary's ``changes``).
+    """
+    from rtaudio.tasks.generate import check_instrument, parse_chord
+
+    def run() -> None:
+        for line in stream:
+            text = line.strip()
+            if not text:
+                continue
+            try:
+                if text.startswith("instrument "):
+                    pump.control({"instrument": check_instrument(text.split(None, 1)[1].strip())})
+                else:
+                    pump.control(parse_chord(text))
+            except ValueError:
+                continue  # a typo must not stop the music
+
+    thread = threading.Thread(target=run, name="rtaudio-controls", daemon=True)
+    thread.start()
+    return thread
+
+
+def _changes(pump: Any) -> Callable[[], dict]:
+    source = pump.source
+
+    def extra() -> dict:
+        rate = source.out_rate
+        first = [(0, str(source.generator.initial[0]))]
+        log = first + [(p, str(v) if not isinstance(v, dict) else json.dumps(v)) for p, v in source.control_log]
+        return {"changes": [{"sample": p, "seconds": round(p / rate, 4), "control": c} for p, c in log],
+                "control_latency_ms": round(pump.control_latency_frames / pump.rate * 1e3, 2),
+                "generated_seconds": round(source.position / rate, 3)}  # fmt: skip
+
+    return extra
+
+
+def run_live(args: argparse.Namespace) -> int:
+    """``rtaudio live --task generate``: the generator to an output device (no input device)."""
+    from rtaudio.commands.live import check_session_args, parse_latency, run_session
+    from rtaudio.live import devices
+    from rtaudio.live.source_pump import OutputStream
+    from rtaudio.registry import get_task
+
+    latency = parse_latency(args.latency)
+    check_session_args(args)
+    if args.record:
+        raise ValueError("--record is not available for --task generate: use rtaudio generate OUT.wav")
+    task = get_task(args.task)
+    dev_out = devices.resolve(args.output, "output")
+    rate = args.rate or devices.default_rate(dev_out)
+    devices.check(dev_out, "output", args.channels, rate)
+    source = task.open_source(args)
+    stream = OutputStream(source, dev_out, rate, args.channels, blocksize=args.blocksize, latency=latency)
+    read_controls(sys.stdin, stream.pump)
+    return run_session(
+        args,
+        stream.pump,
+        task.plan_for(source, rate),
+        mode="live",
+        device=f"{args.chord} -> {devices.device_names()[dev_out]}",
+        device_latency=stream.device_latency,
+        start=stream.start,
+        stop=stream.stop,
+        check=stream.check,
+        extra=_changes(stream.pump),
+    )
+
+
+def run_bridge(args: argparse.Namespace) -> int:
+    """``rtaudio bridge --task generate``: a JACK source with ports ``out_1..out_N`` a DAW records."""
+    from rtaudio.commands.live import check_session_args, run_session
+    from rtaudio.live.jack_bridge import open_client
+    from rtaudio.live.source_pump import JackSource
+    from rtaudio.registry import get_task
+
+    check_session_args(args)
+    if args.connect_in or args.record:
+        raise ValueError("--task generate has no input ports and no --record: use --connect-out / rtaudio generate")
+    if len(args.connect_out) > args.channels:
+        raise ValueError(f"{len(args.connect_out)} --connect-out ports for {args.channels} channel(s); add --channels")
+    task = get_task(args.task)
+    source = task.open_source(args)
+    client = open_client(args.name)
+    try:
+        jack_source = JackSource(client, source, args.channels)
+    except BaseException:
+        client.close()
+        raise
+    read_controls(sys.stdin, jack_source.pump)
+    return run_session(
+        args,
+        jack_source.pump,
+        task.plan_for(source, jack_source.rate),
+        mode="bridge",
+        device=f"JACK source {client.name}",
+        device_latency=0.0,
+        start=lambda: jack_source.start(args.connect_out),
+        stop=jack_source.stop,
+        check=jack_source.check,
+        extra=_changes(jack_source.pump),
+    )

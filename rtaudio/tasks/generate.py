@@ -7,7 +7,9 @@ reads them, beside a card ``NAME.json`` with its sha256 (see ``export/wavenet/ex
 
 from __future__ import annotations
 
+import argparse
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -16,12 +18,16 @@ from typing import Any
 import numpy as np
 
 from rtaudio.cards import load_card
+from rtaudio.engine.generator import GeneratorSource
+from rtaudio.tasks.task import ModelError, ModelInfo, Plan, Request, Task
 
 __all__ = [
+    "GENERATE",
     "INSTRUMENTS",
     "QUALITIES",
     "ROOTS",
     "Chord",
+    "GenerateTask",
     "WaveNetGenerator",
     "WaveNetWeights",
     "chroma",
@@ -238,6 +244,11 @@ class WaveNetGenerator:
         return self._position
 
     @property
+    def initial(self) -> tuple[Chord, str]:
+        """The (chord, instrument) every stream starts with."""
+        return self._initial
+
+    @property
     def chord(self) -> Chord:
         return self._control[0]
 
@@ -339,3 +350,65 @@ def pitch_accuracy(
     return {"instrument": instrument, "temperature": temperature, "seconds": seconds, "seed": seed,
             "accuracy": hits / 24, "chords": rows, "compute_s": compute, "audio_s": audio_s,
             "rtf": compute / audio_s}  # fmt: skip
+
+
+class GenerateTask(Task):
+    """``--task generate``: a source, not a processor. ``rtaudio generate`` writes takes;
+    ``rtaudio live`` / ``bridge`` with this task play the generator to a device or JACK ports
+    (:mod:`rtaudio.live.source_pump`), pulled by the device clock."""
+
+    name = "generate"
+    summary = "WaveNet chord generation, no input (rtaudio generate; live/bridge --task generate --chord C:maj)"
+    card_fields = {"sample_rate": int, "receptive_field": int, "conditioning.instruments": list}
+    #: commands that run a model check this to play a source instead of processing input
+    is_source = True
+
+    def add_options(self, parser: argparse.ArgumentParser) -> None:
+        group = parser.add_argument_group("generate")
+        group.add_argument("--chord", default="C:maj", help="generate: ROOT[:maj|:min], e.g. C:maj, F#:min")
+        group.add_argument("--instrument", default="piano", help=f"generate: {', '.join(INSTRUMENTS)} (default piano)")
+        group.add_argument(
+            "--temperature", type=float, default=None, metavar="T", help="generate: softmax temperature (card default)"
+        )
+
+    def option_names(self) -> tuple[str, ...]:
+        return ("chord", "instrument", "temperature")
+
+    def build(self, model: ModelInfo, request: Request) -> Plan:
+        raise ModelError(
+            "task generate has no audio input: use rtaudio generate, or rtaudio live/bridge --task generate"
+        )
+
+    def bench_pairs(self, models: Sequence[ModelInfo]) -> list[tuple[int, int]]:
+        raise ModelError("the generate bench runs from the checkout: python -m bench.generate_bench")
+
+    def model_path(self, model: str | None) -> Path:
+        """``None`` (the shipped default), a shipped model's name, or a path to an ``.npz`` with its card."""
+        if model is None:
+            return default_model_path()
+        path = Path(model)
+        if path.suffix == ".npz":
+            if not path.is_file():
+                raise ModelError(f"model file {model} does not exist")
+            return path
+        shipped = default_model_path().with_name(f"{model}.npz")
+        if not shipped.is_file():
+            raise ModelError(f"unknown model {model!r} for task 'generate' (available: {default_model_path().stem})")
+        return shipped
+
+    def open_source(self, args: argparse.Namespace, blocks_per_render: int = 2) -> GeneratorSource:
+        """The pulled generator the options describe (``--model``, ``--chord``, ``--instrument``,
+        ``--seed``, ``--temperature``)."""
+        weights = WaveNetWeights.load(self.model_path(getattr(args, "model", None)))
+        temperature = args.temperature if args.temperature is not None else weights.card.get("default_temperature", 1.0)
+        gen = WaveNetGenerator(weights, args.chord, args.instrument, int(args.seed), temperature)
+        return GeneratorSource(gen, blocks_per_render=blocks_per_render)
+
+    def plan_for(self, source: GeneratorSource, device_rate: int) -> Plan:
+        """A plan describing the source for the live panel and summaries (it has no kernel to run)."""
+        card = source.generator.weights.card
+        info = ModelInfo(str(card.get("name", "generate")), self.name, card, default_model_path())
+        return Plan(None, None, info, self, source.out_rate, source.out_rate, device_rate)  # type: ignore[arg-type]
+
+
+GENERATE = GenerateTask()
