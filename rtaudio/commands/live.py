@@ -116,8 +116,12 @@ def run_session(
     stop: Callable[[], object],
     check: Callable[[], None] | None = None,
     recorder: Recorder | None = None,
+    extra: Callable[[], dict] | None = None,
 ) -> int:
-    """Start, show the panel until --duration or Ctrl-C, stop, print the summary."""
+    """Start, show the panel until --duration or Ctrl-C, stop, print the summary.
+
+    ``extra`` adds fields to the JSON summary (a generator's control changes).
+    """
     from rtaudio.display import console
     from rtaudio.live.panel import monitor, render_summary
     from rtaudio.live.stats import JsonLog, StatsTracker
@@ -168,7 +172,7 @@ def run_session(
         if recorder is not None:
             recorder.close()  # the file is complete, whatever ended the session
     if args.json:
-        summary = json.loads(stats.to_json())
+        summary = json.loads(stats.to_json()) | (extra() if extra is not None else {})
         if recorder is not None:
             summary["record"] = {"path": recorder.path, "frames": recorder.frames}
         if failure is not None:
@@ -184,6 +188,12 @@ def run_session(
 
 
 def run(args: argparse.Namespace) -> int:
+    from rtaudio.registry import get_task
+
+    if getattr(get_task(args.task), "is_source", False):  # a generator: output device only
+        from rtaudio.commands.generate import run_live
+
+        return run_live(args)
     from rtaudio.live import devices
     from rtaudio.live.duplex import DuplexStream
     from rtaudio.live.recorder import Recorder
