@@ -19,7 +19,7 @@ import soundfile as sf
 
 import rtaudio
 from rtaudio.backends import ModelFileError
-from rtaudio.cards import sha256_file
+from rtaudio.cards import sha256_file, side_files
 from rtaudio.registry import models_dir
 from tests.conftest import run_cli
 
@@ -27,10 +27,12 @@ SHIPPED = models_dir() / "upsample48k.onnx"
 
 
 def _copy_model(folder: Path) -> Path:
+    """The shipped upsampler under a user's name, with every side file its card names."""
     model = folder / "mine.onnx"
     shutil.copy(SHIPPED, model)
     card = json.loads(SHIPPED.with_suffix(".json").read_text())
-    shutil.copy(SHIPPED.parent / card["envelope"]["file"], folder / card["envelope"]["file"])
+    for _, entry in side_files(card):
+        shutil.copy(SHIPPED.parent / entry["file"], folder / entry["file"])
     model.with_suffix(".json").write_text(json.dumps(card))
     return model
 

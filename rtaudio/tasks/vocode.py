@@ -310,7 +310,8 @@ class VocodeTask(Task):
     def open_input(self, path: str, plan: Plan):
         from rtaudio.io.melfile import MelReader
 
-        return MelReader(path, plan.source_rate, int(plan.model.card["mel"]["n_mels"]))
+        mel = plan.model.card["mel"]
+        return MelReader(path, plan.source_rate, int(mel["n_mels"]), float(mel.get("log_floor", MelSpec.log_floor)))
 
     def build(self, model: ModelInfo, request: Request) -> Plan:
         if model.is_baseline:
