@@ -20,7 +20,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-MODEL_RATE = 48000
+from rtaudio.rates import MODEL_RATE
+
 SIGMA_PURE = 1.0  # "pure noise" level: x_t carries no information, the net is a predictor
 HP_TAPS = 255  # windowed-sinc high-pass; ~1 kHz transition at 48 kHz
 
@@ -68,7 +69,12 @@ def level_features(sigma: torch.Tensor, cutoff: torch.Tensor, dim: int) -> torch
 
 
 def highpass(x: torch.Tensor, cutoff: torch.Tensor) -> torch.Tensor:
-    """Delta minus a Kaiser windowed-sinc lowpass at ``cutoff``; one cutoff per call.
+    """Delta minus a Kaiser windowed-sinc lowpass at ``cutoff``; one cutoff per call."""
+    return F.conv1d(x, highpass_taps(cutoff).reshape(1, 1, HP_TAPS), padding=HP_TAPS // 2)
+
+
+def highpass_taps(cutoff: torch.Tensor) -> torch.Tensor:
+    """The :func:`highpass` filter, ``(HP_TAPS,)``.
 
     Built from sin/where on constants (not torch.sinc/kaiser_window) so it exports to ONNX
     with the cutoff as a graph input.
@@ -79,8 +85,7 @@ def highpass(x: torch.Tensor, cutoff: torch.Tensor) -> torch.Tensor:
     safe_n = torch.where(n == 0, torch.ones_like(n), n)
     lp = torch.where(n == 0, 2 * fc, torch.sin(2 * math.pi * fc * safe_n) / (math.pi * safe_n)) * win
     lp = lp / lp.sum()
-    hp = (n == 0).to(torch.float32) - lp
-    return F.conv1d(x, hp.reshape(1, 1, HP_TAPS), padding=HP_TAPS // 2)
+    return (n == 0).to(torch.float32) - lp
 
 
 class Layer(nn.Module):

@@ -21,16 +21,19 @@ from pathlib import Path
 
 import numpy as np
 
+from rtaudio import dsp
+from rtaudio.rates import MODEL_RATE
+
 N_FFT = 512
 HOP = 128
 BAND_HZ = 500
-MODEL_RATE = 48000
 #: level floor of the band energies (power of an STFT bin), well below any real signal
 FLOOR = 1e-10
 #: a band's gain is capped (x100 = +40 dB): never amplify the network's near-silence into noise
 MAX_GAIN = 100.0
 
-_WINDOW = np.hanning(N_FFT + 1)[:-1]  # periodic Hann: sum of squares over 4 hops is constant
+_WINDOW = dsp.hann(N_FFT)  # periodic Hann: sum of squares over 4 hops is constant
+_OLA_GAIN = dsp.ola_gain(_WINDOW, HOP)
 _FREQS = np.fft.rfftfreq(N_FFT, 1.0 / MODEL_RATE)
 
 
@@ -101,11 +104,7 @@ def margin_samples(emap: EnvelopeMap) -> int:
 def stft_frames(x: np.ndarray, start48: int, pad: int) -> tuple[np.ndarray, int]:
     """STFT frames of ``x`` (zero-padded by ``pad``) on the absolute HOP grid; returns the spectra
     and the offset of the padded signal's first sample relative to ``x[0]``."""
-    lead = pad + (start48 - pad) % HOP  # padded start lands on the absolute grid
-    padded = np.concatenate([np.zeros(lead), x, np.zeros(pad + N_FFT)])
-    n_frames = 1 + (len(padded) - N_FFT) // HOP
-    idx = np.arange(N_FFT)[None, :] + HOP * np.arange(n_frames)[:, None]
-    return np.fft.rfft(padded[idx] * _WINDOW, axis=1), lead
+    return dsp.grid_stft(x, start48, _WINDOW, HOP, pad)
 
 
 def shape(cond: np.ndarray, band: np.ndarray, start48: int, emap: EnvelopeMap) -> np.ndarray:
@@ -118,21 +117,26 @@ def shape(cond: np.ndarray, band: np.ndarray, start48: int, emap: EnvelopeMap) -
     pad = margin_samples(emap)
     cond_spec, lead = stft_frames(np.asarray(cond, np.float64), start48, pad)
     band_spec, _ = stft_frames(np.asarray(band, np.float64), start48, pad)
-    target = emap.predict(cond_spec)
+    frames = shaped_frames(band_spec, emap.predict(cond_spec), emap)
+    acc = dsp.overlap_add(frames, HOP) / _OLA_GAIN  # Hann^2 over 4 hops sums to 1.5
+    return acc[lead : lead + len(band)].astype(np.float32)
+
+
+def shaped_frames(band_spec: np.ndarray, target: np.ndarray, emap: EnvelopeMap) -> np.ndarray:
+    """Windowed time frames of the band, each 500 Hz band scaled to its ``target`` log energy.
+
+    ``band_spec`` ``(..., frames, bins)`` complex, ``target`` ``(..., frames, n_out_bands)`` from
+    :meth:`EnvelopeMap.predict`; returns ``(..., frames, N_FFT)``, ready to overlap-add.
+    """
+    lead = band_spec.shape[:-1]
+    spec = band_spec.reshape(-1, band_spec.shape[-1])
     out_bands = emap.out_bands
-    have = band_log_energy(band_spec, out_bands)
-    gain = np.minimum(10 ** (0.5 * (target - have)), MAX_GAIN)
+    have = band_log_energy(spec, out_bands)
+    gain = np.minimum(10 ** (0.5 * (target.reshape(len(spec), -1) - have)), MAX_GAIN)
     per_bin = np.ones((len(gain), len(_FREQS)))
     sel = out_bands >= 0
     per_bin[:, sel] = gain[:, out_bands[sel]]
-    frames = np.fft.irfft(band_spec * per_bin, N_FFT, axis=1) * _WINDOW
-    # Overlap-add: N_FFT is 4 hops, so each quarter of every frame lands on consecutive hops.
-    k = len(frames)
-    acc = np.zeros((k + N_FFT // HOP - 1) * HOP)
-    for q in range(N_FFT // HOP):
-        acc[q * HOP : (q + k) * HOP] += frames[:, q * HOP : (q + 1) * HOP].reshape(-1)
-    acc /= np.sum(_WINDOW**2) / HOP  # Hann^2 over 4 hops sums to 1.5
-    return acc[lead : lead + len(band)].astype(np.float32)
+    return (np.fft.irfft(spec * per_bin, N_FFT, axis=1) * _WINDOW).reshape(*lead, N_FFT)
 
 
 def load_maps(path: Path) -> dict[int, EnvelopeMap]:
