@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from rtaudio.cards import CardError, read_card
+from rtaudio.tasks.denoise import DENOISE
 from rtaudio.tasks.generate import GENERATE
 from rtaudio.tasks.task import MAX_RATE, MIN_RATE, ModelError, ModelInfo, Plan, Request, Task, check_rate
 from rtaudio.tasks.upsample import UPSAMPLE
@@ -36,7 +37,7 @@ __all__ = [
 ]
 
 #: every task, by its ``--task`` name
-TASKS: dict[str, Task] = {task.name: task for task in (UPSAMPLE, VOCODE, GENERATE)}
+TASKS: dict[str, Task] = {task.name: task for task in (UPSAMPLE, VOCODE, GENERATE, DENOISE)}
 
 
 def get_task(name: str) -> Task:

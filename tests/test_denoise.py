@@ -127,3 +127,48 @@ def test_missing_peer_is_a_reason_not_an_error():
     from rtaudio.peers import load_peer
 
     assert load_peer("nope").startswith("unavailable:")
+
+
+@pytest.fixture(scope="module")
+def noisy_48k(noisy) -> np.ndarray:
+    import soxr
+
+    return soxr.resample(noisy[:12000], 16000, 48000, quality="VHQ").astype(np.float32)
+
+
+def test_other_rates_stream_through_the_resampling_adapter(noisy_48k):
+    from rtaudio.registry import build_plan
+
+    plan = build_plan("denoise", None, 48000, threads=1)
+    assert plan.streaming and plan.out_rate == 48000
+    k = plan.kernel
+    whole = stream_whole(k, noisy_48k)
+    rng = np.random.default_rng(3)
+    proc = StreamProcessor(k)
+    pieces, pos = [], 0
+    while pos < len(noisy_48k):
+        n = int(rng.integers(1, 3000))
+        pieces.append(proc.process(noisy_48k[pos : pos + n]))
+        pos += n
+    pieces.append(proc.flush())
+    assert np.array_equal(np.concatenate(pieces), whole)
+    ref = plan.reference.run(noisy_48k[None], 0)[0]
+    mid = slice(4800, len(ref) - 4800)  # soxr's whole-signal edges differ from windowed edges
+    assert _snr_db(ref[mid], whole[mid]) >= 100.0
+    assert 1000 * proc.latency_samples / 48000 <= 50.0
+
+
+def test_mix_zero_at_48k_is_the_full_band_input(noisy_48k):
+    from rtaudio.registry import build_plan
+
+    plan = build_plan("denoise", None, 48000, threads=1, options={"mix": 0.0})
+    assert np.array_equal(stream_whole(plan.kernel, noisy_48k), noisy_48k)
+
+
+def test_mix_and_attenuation_limit_are_exclusive():
+    from rtaudio.registry import ModelError, build_plan
+
+    with pytest.raises(ModelError, match="not both"):
+        build_plan("denoise", None, 16000, options={"mix": 0.5, "atten_limit": 12.0})
+    plan = build_plan("denoise", None, 16000, options={"atten_limit": 20.0})
+    assert plan.kernel.mix == pytest.approx(0.9)

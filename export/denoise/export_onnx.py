@@ -54,8 +54,7 @@ def runtime_card(net: StreamDenoiser, path: Path) -> dict:
     return {
         "name": path.stem,
         "task": "denoise",
-        "model_rate": 16000,
-        "rate_pairs": [[16000, 16000]],
+        "model_rate": 16000,  # any source rate: the task resamples (no rate_pairs: serves every rate)
         "hop": cfg.hop,
         "delay": cfg.delay,
         "state_shapes": state_shapes(net),

@@ -4,8 +4,8 @@
 8 ms hop), sqrt-Hann analysis and synthesis windows (perfect reconstruction at 75 % overlap).
 Per frame: log power (257 bins) -> causal conv over the last ``context`` frames -> GRU layers
 -> a real gain per bin in (0, 1) (the conv features skip around the GRU into the gain head).
-The DFT and its inverse are matrix products, the same ones in :meth:`StreamDenoiser.forward`
-(whole signal, for training) and :meth:`StreamDenoiser.step` (one hop with explicit state, the
+The DFT and its inverse are FFTs in :meth:`StreamDenoiser.forward`
+(whole signal, for training) and matrix products in :meth:`StreamDenoiser.step` (one hop with explicit state, the
 exported graph), so the two agree to float rounding. Algorithmic delay: ``n_fft - hop`` samples
 (24 ms); the stream engine adds one hop of buffering (32 ms total).
 
@@ -47,14 +47,19 @@ class StreamConfig:
         return self.n_fft - self.hop
 
 
+def _windows(n_fft: int, hop: int) -> tuple[np.ndarray, np.ndarray]:
+    """sqrt periodic Hann analysis window, and the synthesis window that makes overlap-added
+    analysis * synthesis exactly one."""
+    analysis = np.sqrt(0.5 - 0.5 * np.cos(2 * np.pi * np.arange(n_fft) / n_fft))
+    overlap = sum(np.roll(analysis**2, s * hop) for s in range(n_fft // hop))
+    return analysis, analysis / overlap
+
+
 def _dft_mats(n_fft: int, hop: int) -> tuple[torch.Tensor, ...]:
     """Windowed real DFT (n_fft x bins, re and im) and its windowed inverse (bins x n_fft)."""
     n = np.arange(n_fft)
     k = np.arange(n_fft // 2 + 1)
-    analysis = np.sqrt(0.5 - 0.5 * np.cos(2 * np.pi * n / n_fft))  # sqrt periodic Hann
-    # synthesis scaled so that overlap-added analysis * synthesis is exactly one
-    overlap = sum(np.roll(analysis**2, s * hop) for s in range(n_fft // hop))
-    synthesis = analysis / overlap
+    analysis, synthesis = _windows(n_fft, hop)
     ang = 2 * np.pi * np.outer(n, k) / n_fft  # (n_fft, bins)
     fwd_re, fwd_im = analysis[:, None] * np.cos(ang), -analysis[:, None] * np.sin(ang)
     c = np.full(len(k), 2.0)
@@ -72,6 +77,8 @@ class StreamDenoiser(nn.Module):
         self.cfg = cfg
         for name, m in zip(("fwd_re", "fwd_im", "inv_re", "inv_im"), _dft_mats(cfg.n_fft, cfg.hop), strict=True):
             self.register_buffer(name, m, persistent=False)
+        for name, w in zip(("analysis", "synthesis"), _windows(cfg.n_fft, cfg.hop), strict=True):
+            self.register_buffer(name, torch.tensor(w, dtype=torch.float32), persistent=False)
         self.inp = nn.Conv1d(cfg.bins, cfg.hidden, cfg.context)
         self.gru = nn.GRU(cfg.hidden, cfg.hidden, cfg.layers, batch_first=True)
         self.head = nn.Linear(2 * cfg.hidden, cfg.bins)
@@ -87,12 +94,14 @@ class StreamDenoiser(nn.Module):
         lead = c.n_fft - c.hop
         xp = F.pad(x, (lead, lead + (-t) % c.hop))
         frames = xp.unfold(-1, c.n_fft, c.hop)  # (B, F, n_fft): frame k ends at input sample (k + 1) * hop
-        re, im = frames @ self.fwd_re, frames @ self.fwd_im
+        # FFTs here (training speed), the same transform as step()'s DFT matrices to float rounding
+        spec = torch.fft.rfft(frames * self.analysis, dim=-1)
+        re, im = spec.real, spec.imag
         f = F.pad(self.features(re, im).transpose(1, 2), (c.context - 1, 0))
         h = torch.relu(self.inp(f)).transpose(1, 2)  # (B, F, H)
         g, _ = self.gru(h)
         gain = torch.sigmoid(self.head(torch.cat([g, h], -1)))
-        y = (re * gain) @ self.inv_re + (im * gain) @ self.inv_im  # (B, F, n_fft)
+        y = torch.fft.irfft(spec * gain, c.n_fft, dim=-1) * self.synthesis  # (B, F, n_fft)
         n = xp.shape[-1]
         ola = F.fold(y.transpose(1, 2), (1, n), (1, c.n_fft), stride=(1, c.hop))[:, 0, 0]
         return ola[:, lead : lead + t]

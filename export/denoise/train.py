@@ -4,7 +4,7 @@ One loop for both generators (``model.kind``: ``stream`` or ``segan``), SEGAN's 
 
 - a :class:`~export.denoise.models.PairCritic` learns least-squares GAN on (noisy, clean) -> 1
   and (noisy, enhanced) -> 0; the generator is pushed towards (noisy, enhanced) -> 1
-  (``adv_weight``, from ``adv_start`` on);
+  (``adversarial.weight``, from ``adversarial.start`` on, every ``adversarial.every`` steps);
 - the conditional L1 term ``l1_weight * mean|G(noisy) - clean|`` (SEGAN: 100);
 - optionally the multi-resolution STFT loss (``stft_weight``, resolutions ``stft_sizes``).
 
@@ -125,6 +125,7 @@ def main() -> None:
     sizes = tuple(cfg.get("stft_sizes", (256, 512, 1024)))
     w_l1, w_stft, w_adv = cfg.get("l1_weight", 100.0), cfg.get("stft_weight", 0.0), adv.get("weight", 1.0)
     adv_start = int(adv.get("start", 0))
+    adv_every = int(adv.get("every", 1))  # the critic costs about as much as the generator: optionally every n-th step
 
     def save(path: Path = ckpt_path) -> None:
         save_checkpoint(
@@ -172,7 +173,7 @@ def main() -> None:
             out = net(noisy)
             rec: dict = {"step": step + 1}
             loss = out.new_zeros(())
-            if w_adv and step >= adv_start:
+            if w_adv and step >= adv_start and step % adv_every == 0:
                 # the critic learns first (on a detached output), then judges the same output
                 l_critic = (
                     0.5 * ((critic(noisy, clean) - 1) ** 2).mean() + 0.5 * (critic(noisy, out.detach()) ** 2).mean()

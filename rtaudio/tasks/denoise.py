@@ -118,14 +118,108 @@ class DenoiseWindow:
 
     def run(self, window: np.ndarray, start: int) -> np.ndarray:
         s, hop = self.stream, self.stream.hop
-        n = window.shape[1]
+        # the stream starts at absolute position 0: the engine's zeros before it are not fed (the
+        # recurrent state would differ from a fresh stream's), their output is zeros
+        lead = min(max(0, -start), window.shape[1])
+        n = window.shape[1] - lead
+        out = np.zeros(window.shape, np.float32)
+        if n == 0:
+            return out
         total = -(-(n + s.delay) // hop) * hop
         padded = np.zeros((window.shape[0], total), np.float32)
-        padded[:, :n] = window
+        padded[:, :n] = window[:, lead:]
         s.reset()
-        out = np.concatenate([s.process(padded[:, i : i + hop]) for i in range(0, total, hop)], axis=1)
+        y = np.concatenate([s.process(padded[:, i : i + hop]) for i in range(0, total, hop)], axis=1)
         s.reset()
-        return out[:, s.delay : s.delay + n]
+        out[:, lead:] = y[:, s.delay : s.delay + n]
+        return out
+
+
+class ResampledStream:
+    """A stream kernel at other rates than its model's: windowed sinc (soxr VHQ) at both edges.
+
+    Each hop of source audio is resampled to the model rate with
+    :data:`~rtaudio.tasks.resample.SINC_CONTEXT_SAMPLES` of context on both sides (so it equals
+    whole-signal resampling to float rounding, as the window-kernel rate adapter does), fed to the
+    inner kernel hop by hop, and its output resampled to ``out_rate`` the same way. The context
+    costs whole hops of lookahead on each side; a few model-rate samples of extra delay keep the
+    total delay a whole number of output samples. ``mix`` blends with the source delayed by that
+    total (full band, when the rates in and out are equal; else the inner kernel's own dry path).
+    """
+
+    def __init__(self, inner: DenoiseKernel, in_rate: int, out_rate: int, mix: float = 1.0) -> None:
+        from rtaudio.tasks.resample import sinc_context
+
+        m = inner.in_rate
+        self.inner, self.in_rate, self.out_rate = inner, int(in_rate), int(out_rate)
+        q_in, q_out = self.in_rate // math.gcd(self.in_rate, m), m // math.gcd(self.out_rate, m)
+        self.hop_m = math.lcm(m // math.gcd(self.in_rate, m), q_out, inner.hop)
+        self.hop = self.hop_m * self.in_rate // m
+        self._hop_out = self.hop_m * self.out_rate // m
+        self._ctx_in = -(-sinc_context(self.in_rate, m) // q_in) * q_in  # source samples, whole at m
+        self._ctx_m = -(-sinc_context(m, self.out_rate) // q_out) * q_out  # model samples, whole at out
+        self._lag_in = -(-self._ctx_in // self.hop)
+        self._lag_out = -(-self._ctx_m // self.hop_m)
+        self._extra = (-inner.delay) % q_out
+        self.delay = (self._lag_in + self._lag_out) * self._hop_out + (inner.delay + self._extra) * self.out_rate // m
+        self.mix = float(mix)
+        self._dry_here = self.mix != 1.0 and self.in_rate == self.out_rate
+        self.reset()
+
+    def reset(self) -> None:
+        self.inner.reset()
+        self._src: np.ndarray | None = None
+
+    def _start(self, channels: int) -> None:
+        self._src = np.zeros((channels, self._ctx_in + (self._lag_in + 1) * self.hop), np.float32)
+        self._mid = np.zeros((channels, self._ctx_m + self._extra + (self._lag_out + 1) * self.hop_m), np.float32)
+        self._dry = np.zeros((channels, self.delay + self.hop), np.float32)
+        self._calls = 0
+
+    @staticmethod
+    def _push(buf: np.ndarray, block: np.ndarray) -> None:
+        n = block.shape[1]
+        buf[:, :-n] = buf[:, n:]
+        buf[:, -n:] = block
+
+    def process(self, block: np.ndarray) -> np.ndarray:
+        from rtaudio.tasks.resample import sinc_resample
+
+        block = np.ascontiguousarray(block, dtype=np.float32)
+        if self._src is None:
+            self._start(block.shape[0])
+        m, inner = self.inner.in_rate, self.inner
+        self._push(self._src, block)
+        if self._calls >= self._lag_in:  # the source hop ``calls - lag_in`` has its lookahead now
+            x = sinc_resample(self._src[:, : self._ctx_in * 2 + self.hop], self.in_rate, m)
+            c = self._ctx_in * m // self.in_rate
+            x = x[:, c : c + self.hop_m]
+            y = np.concatenate([inner.process(x[:, i : i + inner.hop]) for i in range(0, self.hop_m, inner.hop)], 1)
+        else:
+            y = np.zeros((block.shape[0], self.hop_m), np.float32)
+        self._calls += 1
+        self._push(self._mid, y)
+        window = self._mid[:, : 2 * self._ctx_m + self.hop_m]
+        c = self._ctx_m * self.out_rate // m
+        wet = sinc_resample(window, m, self.out_rate)[:, c : c + self._hop_out]
+        if not self._dry_here:
+            return wet
+        self._dry[:, self.delay :] = block
+        dry = self._dry[:, : self.hop].copy()
+        self._dry[:, : self.delay] = self._dry[:, self.hop :]
+        return (self.mix * wet + (1.0 - self.mix) * dry).astype(np.float32)
+
+
+class _Blend:
+    """Window-kernel twin of a full-band dry/wet mix: ``mix * kernel + (1 - mix) * input``."""
+
+    def __init__(self, kernel: Any, mix: float) -> None:
+        self.kernel, self.mix = kernel, mix
+        self.in_rate, self.out_rate = kernel.in_rate, kernel.out_rate
+        self.context_in, self.quantum_in = kernel.context_in, kernel.quantum_in
+
+    def run(self, window: np.ndarray, start: int) -> np.ndarray:
+        return (self.mix * self.kernel.run(window, start) + (1.0 - self.mix) * window).astype(np.float32)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -214,23 +308,30 @@ class DenoiseTask(Task):
         if mix is not None and limit is not None:
             raise ModelError("give --mix or --atten-limit, not both")
         mix = mix_for_limit(limit) if mix is None else float(mix)
-        kernel = DenoiseKernel(model.path, mix, request.backend, request.threads)
-        rate = kernel.in_rate
+        rate = int(model.card.get("model_rate", MODEL_RATE))
         out_rate = check_rate(request.out_rate or source_rate, "output rate")
         notes: list[str] = []
         from rtaudio.tasks.resample import adapt
 
+        native = source_rate == rate and out_rate == rate
+        full_band_dry = not native and source_rate == out_rate and mix != 1.0
+        inner_mix = 1.0 if full_band_dry else mix
+
+        def kernel() -> DenoiseKernel:
+            return DenoiseKernel(model.path, inner_mix, request.backend, request.threads)
+
         # the whole-signal reference: a fresh stream over the whole input (its own kernel: no shared state)
-        reference = adapt(
-            DenoiseWindow(DenoiseKernel(model.path, mix, request.backend, request.threads)), source_rate, out_rate
-        )
-        if source_rate == rate and out_rate == rate:
-            stream: Any = kernel
+        reference: Any = adapt(DenoiseWindow(kernel()), source_rate, out_rate)
+        if full_band_dry:
+            reference = _Blend(reference, mix)
+        if native:
+            stream: Any = kernel()
         else:
-            stream = reference
+            stream = ResampledStream(kernel(), source_rate, out_rate, mix)
             notes.append(
-                f"a {source_rate} Hz source is resampled to the model's {rate} Hz per chunk: the stateless path "
-                f"(more compute, approximate at chunk edges); feed {rate} Hz audio for the streaming one"
+                f"the model runs at {rate} Hz: {source_rate} Hz input is resampled to it and back (output band "
+                f"{rate // 2000} kHz{', dry path full band' if full_band_dry else ''}; latency "
+                f"{1000 * (stream.hop + stream.delay * source_rate / out_rate) / source_rate:.1f} ms)"
             )
         return Plan(
             stream,
