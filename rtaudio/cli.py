@@ -22,7 +22,7 @@ from typing import NoReturn
 from rtaudio import __version__
 
 #: sub-command modules under rtaudio.commands, in --help order
-COMMANDS = ("demo", "stream", "generate", "live", "bridge", "devices", "bench", "models")
+COMMANDS = ("demo", "stream", "generate", "style", "live", "bridge", "devices", "bench", "models")
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
 EXIT_BROKEN_PIPE = 128 + signal.SIGPIPE  # what a shell reports for a writer killed by SIGPIPE
