@@ -21,7 +21,8 @@ import soundfile as sf
 import soxr
 from scipy import signal
 
-MODEL_RATE = 48000
+from rtaudio.rates import MODEL_RATE
+
 DATA_DIR = Path("data/corpus")
 SPLIT_FILE = Path(__file__).parent / "split.json"
 KLETTRES_ROOT = Path("/usr/share/klettres")

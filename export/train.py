@@ -22,6 +22,7 @@ import torch.nn.functional as F
 from export.data import DATA_DIR, Sampler
 from export.models import SIGMA_PURE, BandNet, build, config_dict, highpass
 from export.run_setup import fresh_start, run_arguments, save_checkpoint, start_run, training_progress
+from rtaudio import metrics
 
 
 def stft_mag(x: torch.Tensor, n_fft: int) -> torch.Tensor:
@@ -42,7 +43,7 @@ def mrstft_loss(y: torch.Tensor, t: torch.Tensor, sizes: tuple[int, ...] = (512,
     return total / len(sizes)
 
 
-def lsd_loss(y: torch.Tensor, t: torch.Tensor, n_fft: int = 2048) -> torch.Tensor:
+def lsd_loss(y: torch.Tensor, t: torch.Tensor, n_fft: int = metrics.N_FFT) -> torch.Tensor:
     """The evaluation's log-spectral distance (DESIGN.md: n_fft 2048, hop 512, Hann, log10 power
     floored at 1e-8), differentiable. It weighs every frame and bin equally, quiet ones included,
     which the magnitude losses above do not: without it the band's level is right in loud frames
@@ -51,7 +52,7 @@ def lsd_loss(y: torch.Tensor, t: torch.Tensor, n_fft: int = 2048) -> torch.Tenso
 
     def logp(x: torch.Tensor) -> torch.Tensor:
         spec = torch.stft(x.squeeze(1), n_fft, n_fft // 4, window=w, return_complex=True)
-        return torch.log10((spec.real**2 + spec.imag**2).clamp_min(1e-8))
+        return torch.log10((spec.real**2 + spec.imag**2).clamp_min(metrics.POWER_FLOOR))
 
     d = logp(y) - logp(t)  # (B, bins, frames)
     return torch.sqrt(torch.mean(d**2, dim=1) + 1e-6).mean()

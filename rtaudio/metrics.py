@@ -9,19 +9,20 @@ from __future__ import annotations
 
 import numpy as np
 
+from rtaudio import dsp
+
 N_FFT = 2048
 HOP = 512
+#: power floor of the log spectrum (-80 dB)
+POWER_FLOOR = 1e-8
 
 
 def _log_power(x: np.ndarray) -> np.ndarray:
     """(frames, bins) log10 power spectrogram, centred frames with reflect padding."""
-    x = np.asarray(x, dtype=np.float64)
-    pad = N_FFT // 2
-    x = np.pad(x, pad, mode="reflect") if len(x) > pad else np.pad(x, pad)
-    n = 1 + (len(x) - N_FFT) // HOP
-    idx = np.arange(N_FFT)[None, :] + HOP * np.arange(n)[:, None]
-    spec = np.fft.rfft(x[idx] * np.hanning(N_FFT + 1)[:-1], axis=1)
-    return np.log10(np.maximum(np.abs(spec) ** 2, 1e-8))
+    # reflect padding needs more samples than it pads; a shorter signal is padded with zeros
+    mode = "reflect" if len(x) > N_FFT // 2 else "constant"
+    spec = dsp.stft(x, dsp.hann(N_FFT), HOP, pad_mode=mode)
+    return np.log10(np.maximum(np.abs(spec) ** 2, POWER_FLOOR))
 
 
 def _align(ref: np.ndarray, est: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from rtaudio import dsp
 from rtaudio.tasks.mel import DEFAULT, MelSpec, log_mel
 
 #: (n_fft, hop, window) of the multi-resolution STFT distance (Parallel WaveGAN's resolutions)
@@ -28,12 +29,9 @@ def log_mel_l1(ref: np.ndarray, est: np.ndarray, spec: MelSpec = DEFAULT) -> flo
 
 
 def _stft_mag(x: np.ndarray, n_fft: int, hop: int, win: int) -> np.ndarray:
-    w = np.zeros(n_fft)
-    w[(n_fft - win) // 2 : (n_fft - win) // 2 + win] = np.hanning(win + 1)[:-1]
-    x = np.pad(x, n_fft // 2)
-    n = 1 + (len(x) - n_fft) // hop
-    idx = np.arange(n_fft)[None, :] + hop * np.arange(n)[:, None]
-    return np.maximum(np.abs(np.fft.rfft(x[idx] * w, axis=1)), 1e-7)
+    # a ``win``-sample Hann centred in ``n_fft`` (torch.stft's win_length), frames centred on hops
+    spec = dsp.stft(x, dsp.centred(dsp.hann(win), n_fft), hop)
+    return np.maximum(np.abs(spec), 1e-7)
 
 
 def mrstft_distance(ref: np.ndarray, est: np.ndarray) -> float:

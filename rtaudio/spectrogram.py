@@ -6,12 +6,13 @@ from pathlib import Path
 
 import numpy as np
 
+from rtaudio import dsp
+
 
 def _spectrogram_db(audio: np.ndarray, rate: int, n_fft: int = 1024, hop: int = 256) -> np.ndarray:
-    frames = 1 + max(0, len(audio) - n_fft) // hop
-    idx = np.arange(n_fft)[None, :] + hop * np.arange(frames)[:, None]
-    padded = np.pad(audio, (0, max(0, n_fft - len(audio))))
-    spec = np.abs(np.fft.rfft(padded[idx] * np.hanning(n_fft), axis=1)) ** 2
+    # uncentred frames, at least one (a short clip is zero-extended); symmetric Hann, for display
+    n_frames = 1 + max(0, len(audio) - n_fft) // hop
+    spec = np.abs(dsp.stft(audio, dsp.hann(n_fft, periodic=False), hop, center=False, n_frames=n_frames)) ** 2
     return 10 * np.log10(np.maximum(spec, 1e-10)).T
 
 

@@ -25,6 +25,8 @@ from functools import lru_cache
 
 import numpy as np
 
+from rtaudio import dsp
+
 
 @dataclass(frozen=True)
 class MelSpec:
@@ -120,12 +122,9 @@ def mel_bands(spec: MelSpec = DEFAULT) -> MelBands:
     return MelBands(mel_filters(spec))
 
 
-@lru_cache(maxsize=8)
 def window(spec: MelSpec = DEFAULT) -> np.ndarray:
-    """Periodic Hann window of ``n_fft`` samples (torch.hann_window's default)."""
-    w = 0.5 - 0.5 * np.cos(2.0 * np.pi * np.arange(spec.n_fft) / spec.n_fft)
-    w.setflags(write=False)
-    return w
+    """Periodic Hann window of ``n_fft`` samples (torch.hann_window's default), read-only."""
+    return dsp.hann(spec.n_fft)
 
 
 def log_mel(audio: np.ndarray, spec: MelSpec = DEFAULT) -> np.ndarray:
@@ -142,11 +141,6 @@ def log_mel(audio: np.ndarray, spec: MelSpec = DEFAULT) -> np.ndarray:
         float32 ``(ceil(n / hop), n_mels)``; frame ``f`` is centred on sample ``f * hop``.
     """
     x = np.asarray(audio, dtype=np.float64).ravel()
-    frames = -(-len(x) // spec.hop)
-    half = spec.n_fft // 2
-    padded = np.zeros(frames * spec.hop + 2 * half, dtype=np.float64)
-    padded[half : half + len(x)] = x
-    idx = np.arange(spec.n_fft)[None, :] + spec.hop * np.arange(frames)[:, None]
-    mag = np.abs(np.fft.rfft(padded[idx] * window(spec), axis=1))
+    mag = np.abs(dsp.stft(x, window(spec), spec.hop, n_frames=-(-len(x) // spec.hop)))
     mel = mag @ mel_filters(spec).T
     return np.log(np.maximum(mel, spec.log_floor)).astype(np.float32)

@@ -23,9 +23,9 @@ import soxr
 from rtaudio.backends import ModelFileError, open_model
 from rtaudio.cards import load_card
 from rtaudio.engine.noise import position_noise
+from rtaudio.rates import MODEL_RATE
 from rtaudio.tasks import envelope
 
-MODEL_RATE = 48000
 SIGMA_PURE = 1.0  # the predictor's noise level (x_t = 0), as in export/models.py
 #: Margin of the soxr VHQ filters, measured: a cropped resample equals the whole-signal one
 #: to < 1e-7 beyond 128 samples (of the lower of the two rates) from the crop edge.

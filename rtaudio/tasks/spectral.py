@@ -22,6 +22,7 @@ from functools import lru_cache
 
 import numpy as np
 
+from rtaudio import dsp
 from rtaudio.tasks.mel import MelBands
 
 #: sum over frames of hann^2 at hop n_fft / 4 (periodic Hann), the overlap-add gain
@@ -32,33 +33,24 @@ PREDICTOR_GAIN = HANN_OLA_GAIN / 2.0
 
 
 @lru_cache(maxsize=8)
-def _hann(n_fft: int) -> np.ndarray:
-    w = 0.5 - 0.5 * np.cos(2.0 * np.pi * np.arange(n_fft) / n_fft)
+def _synthesis_window(n_fft: int) -> np.ndarray:
+    # the overlap-add gain folded into the window (as the torch synthesis does): one multiply a sample
+    w = dsp.hann(n_fft) / HANN_OLA_GAIN
     w.setflags(write=False)
     return w
 
 
 def istft(spec: np.ndarray, hop: int) -> np.ndarray:
     """``(..., frames, bins)`` complex half spectra -> ``(..., frames * hop)`` float32 samples."""
-    n_fft = 4 * hop
-    lead, frames = spec.shape[:-2], spec.shape[-2]
-    segs = np.fft.irfft(spec, n_fft, axis=-1) * (_hann(n_fft) / HANN_OLA_GAIN)
-    quarters = segs.reshape(*lead, frames, 4, hop)
-    # frame f spans [(f - 2) * hop, (f + 2) * hop): its quarter j lands in output block f - 2 + j
-    out = np.zeros((*lead, frames + 3, hop))
-    for j in range(4):
-        out[..., j : j + frames, :] += quarters[..., j, :]
-    return out[..., 2 : 2 + frames, :].reshape(*lead, frames * hop).astype(np.float32)
+    frames = spec.shape[-2]
+    out = dsp.istft(spec, _synthesis_window(4 * hop), hop, gain=1.0, length=frames * hop)
+    return out.astype(np.float32)
 
 
 def stft(audio: np.ndarray, hop: int) -> np.ndarray:
     """``(..., frames * hop)`` samples -> ``(..., frames, bins)`` Hann STFT on the same frame grid."""
-    n_fft = 4 * hop
     frames = audio.shape[-1] // hop
-    padded = np.zeros((*audio.shape[:-1], frames * hop + n_fft))
-    padded[..., n_fft // 2 : n_fft // 2 + frames * hop] = audio[..., : frames * hop]
-    windows = np.lib.stride_tricks.sliding_window_view(padded, n_fft, axis=-1)[..., ::hop, :][..., :frames, :]
-    return np.fft.rfft(windows * _hann(n_fft), axis=-1)
+    return dsp.stft(audio[..., : frames * hop], dsp.hann(4 * hop), hop, n_frames=frames)
 
 
 def mel_griffin_lim(
