@@ -9,6 +9,7 @@ import pytest
 import soundfile as sf
 import soxr
 
+from rtaudio.api import processor_for
 from rtaudio.engine.processor import Processor, process_offline
 from rtaudio.metrics_vocode import log_mel_l1, mrstft_distance, pesq_wb
 from rtaudio.registry import build_plan, models_dir
@@ -247,13 +248,16 @@ def test_mel_kernel_matches_audio_kernel_and_is_deterministic(speech_24k):
     assert not np.array_equal(from_mel, other)  # the seed drives the refiner's noise
 
 
-def test_registry_resamples_any_source_rate_to_the_vocoder(speech_48k):
-    x = speech_48k[:48000]
-    plan = build_plan("vocode", source_rate=48000, steps=0, threads=1)
+@pytest.mark.parametrize("rate", [48000, 44100])
+@pytest.mark.parametrize("synthesis", ["window", "streaming"])
+def test_registry_resamples_any_source_rate_to_the_vocoder(speech_48k, rate, synthesis):
+    x = soxr.resample(speech_48k[:48000], 48000, rate).astype(np.float32)
+    plan = build_plan("vocode", source_rate=rate, steps=0, threads=1, options={"synthesis": synthesis})
     assert plan.out_rate == RATE and plan.model.name == "vocoder24k"
-    proc = Processor(plan.kernel, chunk=9600, crossfade=960)
-    y = _stream(proc, x, [4096])
-    assert len(y) == len(x) // 2
+    # 48 kHz is twice the vocoder's rate: the streaming path takes it; 44.1 kHz takes the window path
+    assert plan.streaming == (synthesis == "streaming" and rate == 48000)
+    y = _stream(processor_for(plan), x, [4096])
+    assert len(y) == round(len(x) * RATE / rate)
     assert np.isfinite(y).all() and 0.01 < np.abs(y).max() < 2.0
 
 

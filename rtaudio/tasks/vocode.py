@@ -25,6 +25,7 @@ Runtime runs every node of a graph, so the half not needed by a call gets a one-
 
 from __future__ import annotations
 
+import argparse
 import math
 from collections.abc import Sequence
 from pathlib import Path
@@ -46,6 +47,8 @@ _PHASE_STREAM = 62
 #: Phase retrievals a card may name (``"phase_retrieval"``) and starting phases (``"phase_init"``)
 PHASE_RETRIEVALS = ("griffin-lim", "mel")
 PHASE_INITS = ("predicted", "random")
+#: the two synthesis paths (``--synthesis``; the card's ``synthesis_default``)
+SYNTHESES = ("streaming", "window")
 #: a vocoder's rate when no card says (WaveGrad's)
 DEFAULT_RATE = 24000
 #: card fields the vocoder reads, with their types
@@ -83,6 +86,22 @@ def predicted_waveform(
         target = np.exp(mel.astype(np.float64)).swapaxes(-1, -2)
         return mel_griffin_lim(magnitude, start_phase, target, mel_bands(spec), spec.hop, iters, momentum)
     return griffin_lim(magnitude, start_phase, spec.hop, iters)
+
+
+def random_phase(seed: int, batch: int, start: int, frames: int, bins: int) -> np.ndarray:
+    """Uniform phases ``(batch, frames, bins)`` for absolute frames ``start...``, keyed to position.
+
+    Overlapping windows (and a stream, frame by frame) draw the same phase for the same frame
+    and bin, so phase retrieval started from it gives the same answer wherever a window begins.
+    """
+    n, first = frames * bins, start * bins
+    out = np.empty((batch, frames, bins))
+    for c in range(batch):
+        stream = c * _NOISE_STREAMS_PER_CHANNEL + _PHASE_STREAM
+        re = position_noise(seed, stream, first, n)
+        im = position_noise(seed, stream + 1, first, n)
+        out[c] = np.arctan2(im, re).reshape(frames, bins)
+    return out
 
 
 class Vocoder:
@@ -201,19 +220,8 @@ class Vocoder:
         return out
 
     def random_phase(self, batch: int, start: int, frames: int, bins: int) -> np.ndarray:
-        """Uniform phases ``(batch, frames, bins)`` for absolute frames ``start...``, keyed to position.
-
-        Overlapping windows draw the same phase for the same frame and bin, so phase retrieval
-        started from it gives the same answer wherever a window begins.
-        """
-        n, first = frames * bins, start * bins
-        out = np.empty((batch, frames, bins))
-        for c in range(batch):
-            stream = c * _NOISE_STREAMS_PER_CHANNEL + _PHASE_STREAM
-            re = position_noise(self.seed, stream, first, n)
-            im = position_noise(self.seed, stream + 1, first, n)
-            out[c] = np.arctan2(im, re).reshape(frames, bins)
-        return out
+        """:func:`random_phase` under this vocoder's seed."""
+        return random_phase(self.seed, batch, start, frames, bins)
 
     def _refine(self, y0: np.ndarray, mel: np.ndarray, start: int) -> np.ndarray:
         """The sampler: residual ``(batch, n)`` for prediction ``y0`` ``(batch, 1, n)``."""
@@ -322,7 +330,12 @@ class VocodeTask(Task):
         inner = cls(model.path, **common)
         rate = inner.in_rate if mel_input else check_rate(request.source_rate, "source rate")
         out_rate = check_rate(request.out_rate or inner.out_rate, "output rate")
+        stream, note = self._stream_kernel(model, request, inner.vocoder.steps, rate, out_rate, mel_input)
         kernel = adapt(inner, rate, out_rate)
+        if stream is not None:
+            from rtaudio.tasks.vocode_stream import WholeStream
+
+            return Plan(stream, WholeStream(stream), model, self, rate, rate, out_rate, steps=0)
         return Plan(
             kernel,
             kernel,
@@ -332,12 +345,45 @@ class VocodeTask(Task):
             rate,
             out_rate,
             steps=inner.vocoder.steps,
+            notes=(note,) if note else (),
             chunk_ms=model.card.get("chunk_ms"),
             crossfade_ms=model.card.get("crossfade_ms"),
         )
 
+    @staticmethod
+    def _stream_kernel(model: ModelInfo, request: Request, steps: int, rate: int, out_rate: int, mel_input: bool):
+        """The card's streaming phase retrieval (:mod:`rtaudio.tasks.vocode_stream`) when the
+        request can use it, else ``None``; and a note when the user would have expected it."""
+        card = model.card
+        synthesis = request.options.get("synthesis") or card.get("synthesis_default", "window")
+        if synthesis != "streaming":
+            return None, None
+        if "streaming_phase" not in card:
+            return None, f"{model.name} has no streaming phase retrieval (card field streaming_phase): window path"
+        if steps:
+            return None, f"{steps} refiner steps need the window path ({card.get('latency_ms', '?')} ms latency)"
+        from rtaudio.tasks.vocode_stream import stream_kernel
+
+        return stream_kernel(card, rate, out_rate, mel_input, request.seed)
+
+    def add_options(self, parser: argparse.ArgumentParser) -> None:
+        group = parser.add_argument_group("vocode")
+        group.add_argument(
+            "--synthesis",
+            choices=SYNTHESES,
+            default=None,
+            help="streaming: frame-by-frame phase retrieval with a few frames of look-ahead (about 100 ms latency); "
+            "window: whole-chunk phase retrieval and optional refiner steps (the card's latency_ms); "
+            "default: the card's synthesis_default",
+        )
+
+    def option_names(self) -> tuple[str, ...]:
+        return ("synthesis",)
+
     def describe_rates(self, plan: Plan) -> str:
-        if isinstance(getattr(plan.kernel, "inner", plan.kernel), MelVocodeKernel):
+        from rtaudio.tasks.vocode_stream import StreamingMelVocoder
+
+        if isinstance(getattr(plan.kernel, "inner", plan.kernel), (MelVocodeKernel, StreamingMelVocoder)):
             n_mels = plan.model.card["mel"]["n_mels"]
             return f"{n_mels} mels at {plan.source_rate} frames/s -> {plan.out_rate} Hz"
         return f"{plan.source_rate} -> {plan.out_rate} Hz"
