@@ -78,14 +78,14 @@ def naive_speed(weights: WaveNetWeights, n: int) -> dict:
     return {"samples": n, "seconds": dt, "samples_per_s": n / dt, "rtf": dt * RATE / n}
 
 
-def baseline_isa_speed(model: Path, seconds: float) -> dict:
-    """The kernel's portable (no AVX2) path, in a subprocess with the dispatch overridden."""
+def isa_speed(model: Path, seconds: float, isa: str) -> dict:
+    """The kernel capped at ``isa`` (``baseline``: portable x86-64; ``avx2``), in a subprocess."""
     code = (
         "import json,sys; sys.path.insert(0,'.'); from pathlib import Path; "
         "from bench.generate_bench import native_speed; from rtaudio.tasks.generate import WaveNetWeights; "
         f"print(json.dumps(native_speed(WaveNetWeights.load(Path({str(model)!r})), {seconds})))"
     )
-    env = {**os.environ, "RTAUDIO_WAVENET_BASELINE": "1"}
+    env = {**os.environ, "RTAUDIO_WAVENET_ISA": isa}
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
     return json.loads(out.stdout)
 
@@ -182,7 +182,8 @@ def main() -> None:
         paper_w = random_weights(PAPER["dilations"], PAPER["residual"], PAPER["skip"], PAPER["head"], PAPER["cond"])
         report["speed"] = {
             "native": nat,
-            "native_baseline_isa": baseline_isa_speed(a.model, a.speed_seconds / 2),
+            "native_avx2": isa_speed(a.model, a.speed_seconds / 2, "avx2"),
+            "native_baseline_isa": isa_speed(a.model, a.speed_seconds / 2, "baseline"),
             "numpy_reference": ref,
             "naive_full_recompute": naive,
             "native_vs_reference": nat["samples_per_s"] / ref["samples_per_s"],
@@ -214,7 +215,8 @@ def paper_macs() -> int:
 def print_report(r: dict) -> None:
     if "speed" in r:
         s = r["speed"]
-        for name in ("native", "native_baseline_isa", "numpy_reference", "naive_full_recompute", "paper_config_native"):
+        names = ("native", "native_avx2", "native_baseline_isa", "numpy_reference", "naive_full_recompute")
+        for name in (*names, "paper_config_native"):
             print(f"{name:24s} {s[name]['samples_per_s']:10.0f} samples/s  RTF {s[name]['rtf']:8.3f}")
         wp = s["whole_process"]
         print(f"whole process: RTF {wp['rtf_cpu']:.3f} (CPU) {wp['rtf_wall']:.3f} (wall)")

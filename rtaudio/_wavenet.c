@@ -9,8 +9,9 @@
  * from softmax(logits / T) with a uniform keyed to (seed, absolute sample position), so a
  * seed reproduces a take wherever it is cut into calls.
  *
- * Build: portable flags only. The hot loop is compiled twice (baseline x86-64 and AVX2) and
- * chosen at run time; -ffp-contract=off keeps both paths bitwise identical (no FMA).
+ * Build: portable flags only. On x86-64 the hot loop is compiled three times (baseline, AVX2,
+ * AVX-512) and chosen at run time; -ffp-contract=off keeps every path bitwise identical (no
+ * FMA), so a seed gives the same take on any x86-64 machine.
  * Weights are stored input-major ([in][out]) so every inner loop runs over contiguous
  * outputs and auto-vectorises without reassociating sums.
  * The GIL is released while the recurrence runs; one kernel object serves one thread.
@@ -165,14 +166,18 @@ static void generate_generic(Kernel *k, uint8_t *out, Py_ssize_t n, uint64_t see
 }
 
 #if defined(__x86_64__) && defined(__GNUC__)
-#define HAVE_AVX2_PATH 1
-__attribute__((target("avx2"))) static void forward_avx2(Kernel *k, const uint8_t *in, Py_ssize_t n, float *out) {
-    forward_impl(k, in, n, out);
-}
-__attribute__((target("avx2"))) static void generate_avx2(Kernel *k, uint8_t *out, Py_ssize_t n, uint64_t seed,
-                                                          uint64_t pos, float t) {
-    generate_impl(k, out, n, seed, pos, t);
-}
+#define HAVE_X86_PATHS 1
+#define X86_PATH(isa, target_list)                                                                              \
+    __attribute__((target(target_list))) static void forward_##isa(Kernel *k, const uint8_t *in, Py_ssize_t n,   \
+                                                                  float *out) {                               \
+        forward_impl(k, in, n, out);                                                                         \
+    }                                                                                                        \
+    __attribute__((target(target_list))) static void generate_##isa(Kernel *k, uint8_t *out, Py_ssize_t n,     \
+                                                                   uint64_t seed, uint64_t pos, float t) {     \
+        generate_impl(k, out, n, seed, pos, t);                                                              \
+    }
+X86_PATH(avx2, "avx2")
+X86_PATH(avx512, "avx512f,avx512vl,avx2")
 #endif
 
 static void (*forward_fn)(Kernel *, const uint8_t *, Py_ssize_t, float *) = forward_generic;
@@ -427,9 +432,17 @@ static struct PyModuleDef moddef = {PyModuleDef_HEAD_INIT, "_wavenet", "Fast Wav
                                     mod_methods};
 
 PyMODINIT_FUNC PyInit__wavenet(void) {
-#ifdef HAVE_AVX2_PATH
+#ifdef HAVE_X86_PATHS
+    /* RTAUDIO_WAVENET_ISA=baseline|avx2 caps the path (benches and the cross-path parity test) */
+    const char *cap = getenv("RTAUDIO_WAVENET_ISA");
+    const int allow_avx2 = !cap || strcmp(cap, "baseline") != 0;
+    const int allow_avx512 = allow_avx2 && (!cap || strcmp(cap, "avx2") != 0);
     __builtin_cpu_init();
-    if (__builtin_cpu_supports("avx2") && !getenv("RTAUDIO_WAVENET_BASELINE")) {
+    if (allow_avx512 && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl")) {
+        forward_fn = forward_avx512;
+        generate_fn = generate_avx512;
+        isa_name = "avx512";
+    } else if (allow_avx2 && __builtin_cpu_supports("avx2")) {
         forward_fn = forward_avx2;
         generate_fn = generate_avx2;
         isa_name = "avx2";

@@ -156,3 +156,30 @@ def test_torch_teacher_forced_logits_match_kernel():
     expected = torch_logits(net, inputs, chord, inst)
     assert np.abs(expected).max() > 1.0
     np.testing.assert_allclose(native, expected, atol=2e-5 * np.abs(expected).max())
+
+
+def test_every_isa_path_gives_the_same_take():
+    """Baseline, AVX2 and AVX-512 builds of the recurrence are bitwise identical (no FMA
+    contraction), so a seed reproduces a take on any x86-64 machine."""
+    import hashlib
+    import os
+    import subprocess
+    import sys
+
+    code = (
+        "import hashlib, numpy as np; from rtaudio import _wavenet; "
+        "from kernels.wavenet.reference import random_weights; from rtaudio.tasks.generate import Chord; "
+        f"w = random_weights({DILATIONS}, residual=16, skip=24, head=32, seed=2); k = w.kernel(); "
+        "k.set_cond(w.cond_bias(Chord(4, 'maj'), 'piano')); out = np.empty(3000, np.uint8); "
+        "k.generate(out, 9, 0, 1.0); lo = np.empty((500, 256), np.float32); k.reset(); k.forward(out[:500], lo); "
+        "print(_wavenet.isa, hashlib.sha256(out.tobytes() + lo.tobytes()).hexdigest())"
+    )
+    results = {}
+    for isa in ("baseline", "avx2", "native"):
+        env = {**os.environ, "RTAUDIO_WAVENET_ISA": isa}
+        out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+        name, digest = out.stdout.split()
+        results[name] = digest
+    assert "baseline" in results
+    assert len(set(results.values())) == 1, results
+    assert hashlib.sha256(b"").hexdigest() not in results.values()

@@ -2,9 +2,11 @@
 
 Teacher-forced cross-entropy over 256 mu-law classes on crops of the rendered triads
 (``python -m export.wavenet.data``). Each crop is ``receptive field + segment`` samples; the
-loss covers the last ``segment`` (every position there sees real audio, no padding). Half the
-crops are placed so a chord onset falls in the loss window: onsets are where the conditioning
-decides what sounds (after one, the waveform's past predicts most of the future).
+loss covers the last ``segment`` (every position there sees real audio, no padding). A share
+``p_onset`` of the crops is placed so a chord onset falls in the first half of the loss window:
+onsets are where the conditioning decides what sounds (after one, the waveform's past predicts
+most of the future). ``input_noise`` jitters the inputs (not the targets) by up to that many
+classes, so the net learns to continue from its own noisy draws.
 Logs ``runs/NAME/log.jsonl`` (train loss in bits/sample per step, held-out bits/sample every
 ``eval_every`` steps) and ``loss.png``; checkpoints ``last.pt`` every ``ckpt_every`` steps.
 """
@@ -54,9 +56,31 @@ class Crops:
         return as_t(self.x), as_t(self.chord), as_t(self.inst)
 
 
-def bits(net: WaveNet, x: torch.Tensor, chord: torch.Tensor, inst: torch.Tensor, tail: int) -> torch.Tensor:
-    """Mean bits/sample over the last ``tail`` predictions: input ``x[:, :-1]`` predicts ``x[:, 1:]``."""
-    logits = net(x[:, :-1], chord[:, 1:], inst[:, 1:])[:, :, -tail:]
+def noisy_inputs(x: torch.Tensor, max_sigma: float, rng: np.random.Generator) -> torch.Tensor:
+    """Inputs with Gaussian jitter of up to ``max_sigma`` mu-law classes (one level per crop).
+
+    Targets stay clean: the net learns to predict the clean next sample from a past that has
+    sampling noise in it, which is what it sees when it feeds back its own draws (LPCNet's
+    noise injection, in the class domain).
+    """
+    if max_sigma <= 0:
+        return x
+    sigma = torch.from_numpy(rng.uniform(0, max_sigma, (x.shape[0], 1)).astype(np.float32))
+    jitter = torch.round(torch.randn(x.shape) * sigma).long()
+    return (x + jitter).clamp(0, 255)
+
+
+def bits(
+    net: WaveNet,
+    x: torch.Tensor,
+    chord: torch.Tensor,
+    inst: torch.Tensor,
+    tail: int,
+    inputs: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """Mean bits/sample over the last ``tail`` predictions: ``x[:, :-1]`` (or ``inputs``) predicts ``x[:, 1:]``."""
+    x_in = x if inputs is None else inputs
+    logits = net(x_in[:, :-1], chord[:, 1:], inst[:, 1:])[:, :, -tail:]
     return F.cross_entropy(logits, x[:, -tail:]) / LN2
 
 
@@ -95,7 +119,7 @@ def main() -> None:
     tail = int(cfg["segment"])
     length = net.cfg.receptive_field + tail + 1
     rng = np.random.default_rng(seed)
-    train = Crops(DATA / "train.npz", length, rng)
+    train = Crops(DATA / "train.npz", length, rng, cfg.get("p_onset", 0.5))
     held = Crops(DATA / "test.npz", length, np.random.default_rng(1234))
     held_batch = held.batch(int(cfg.get("eval_crops", 24)), tail)  # one fixed held-out set
     step, wall = 0, 0.0
@@ -147,7 +171,8 @@ def main() -> None:
             t0 = time.time()
             for g in opt.param_groups:
                 g["lr"] = lr_at(step)
-            loss = bits(net, *train.batch(cfg["batch"], tail), tail)
+            x, chord, inst = train.batch(cfg["batch"], tail)
+            loss = bits(net, x, chord, inst, tail, noisy_inputs(x, cfg.get("input_noise", 0.0), rng))
             opt.zero_grad(set_to_none=True)
             loss.backward()
             gn = torch.nn.utils.clip_grad_norm_(net.parameters(), 1.0)
