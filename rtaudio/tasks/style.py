@@ -19,13 +19,19 @@ Measurement (the bench, ``rtaudio style --json``, the tests):
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from functools import lru_cache
+from pathlib import Path
 
 import numpy as np
 
 from rtaudio import dsp
+from rtaudio.backends import open_model
+from rtaudio.cards import load_card
+from rtaudio.engine.contracts import WindowKernel
 from rtaudio.tasks import spectral
 from rtaudio.tasks.mel import MelSpec, log_mel
+from rtaudio.tasks.task import BenchClip, Figure, ModelError, ModelInfo, Plan, Request, Task, check_rate
 
 #: the published analysis: n_fft 2048, hop n_fft / 4
 OPT_N_FFT, OPT_HOP = 2048, 512
@@ -150,3 +156,212 @@ def style_figures(output: np.ndarray, content: np.ndarray, style: np.ndarray, ra
     else:
         figures["stoi"] = float(stoi(content, output, rate, extended=False))
     return figures
+
+
+# ---------------------------------------------------------------------------------------------
+# The feed-forward style network, streamed
+# ---------------------------------------------------------------------------------------------
+
+#: card fields the kernel reads, with their types
+CARD_FIELDS = {"sample_rate": int, "n_fft": int, "hop": int, "delay": int, "state_shapes": list}
+
+
+class StyleNetwork:
+    """The shipped graph (see ``export/style/export_onnx.py``) and its framing, from a card.
+
+    Frames are causal: frame ``k`` covers input samples ``[(k + 1) * hop - n_fft, (k + 1) * hop)``
+    (periodic Hann); the network maps ``log1p(|X|)`` to the output's log-magnitude, which takes
+    the input's phase; synthesis is Hann overlap-add with gain 1.5 (hop = n_fft / 4). Output
+    sample ``i`` of the synthesis lines up with input sample ``i - (n_fft - hop)``: the delay.
+    """
+
+    def __init__(self, model_path: Path, backend: str = "cpu", threads: int | None = None) -> None:
+        self.card = load_card(Path(model_path), "style", CARD_FIELDS)
+        self.rate = int(self.card["sample_rate"])
+        self.n_fft, self.hop = int(self.card["n_fft"]), int(self.card["hop"])
+        if self.n_fft != 4 * self.hop or int(self.card["delay"]) != self.n_fft - self.hop:
+            raise ModelError(f"{model_path}: the style kernel needs hop = n_fft / 4 and delay = n_fft - hop")
+        self.bins = self.n_fft // 2 + 1
+        self.state_shapes = [tuple(s) for s in self.card["state_shapes"]]
+        self.state_names = tuple(f"state{i}" for i in range(len(self.state_shapes)))
+        outputs = ("logmag_out", "frame_out", *(f"{n}_out" for n in self.state_names))
+        self.model = open_model(
+            model_path, backend, threads, inputs=("logmag", "frame", *self.state_names), outputs=outputs
+        )
+        self.window = dsp.hann(self.n_fft)
+        self.gain = dsp.ola_gain(self.window, self.hop)
+
+    def zero_states(self, channels: int) -> dict[str, np.ndarray]:
+        """Each dilated layer's history at the stream start (``"C"`` in the card: the channel axis)."""
+        return {
+            name: np.zeros([channels if d == "C" else int(d) for d in shape], np.float32)
+            for name, shape in zip(self.state_names, self.state_shapes, strict=True)
+        }
+
+    def analyse(self, frames: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``(C, F, n_fft)`` frames -> ``log1p(|X|)`` float32 ``(C, bins, F)`` and the unit phasors ``(C, F, bins)``."""
+        spec = np.fft.rfft(frames * self.window, axis=-1)
+        mag = np.abs(spec)
+        phasor = np.where(mag > 0, spec / np.maximum(mag, 1e-30), 1.0)
+        return np.ascontiguousarray(np.log1p(mag).transpose(0, 2, 1), dtype=np.float32), phasor
+
+    def segments(self, logmag_out: np.ndarray, phasor: np.ndarray) -> np.ndarray:
+        """Output log-magnitude ``(C, bins, F)`` and input phasors -> windowed segments ``(C, F, n_fft)``."""
+        mag = np.expm1(logmag_out.astype(np.float64)).transpose(0, 2, 1)
+        return np.fft.irfft(mag * phasor, self.n_fft, axis=-1) * (self.window / self.gain)
+
+
+class StyleKernel:
+    """Stream kernel: one STFT hop per call, the network's step with carried state, overlap-add.
+
+    State: the last ``n_fft - hop`` input samples (the analysis frame's history), each dilated
+    layer's last ``(k - 1) * d`` feature frames, and the overlap-add tail. ``delay`` =
+    ``n_fft - hop`` samples (24 ms for the shipped 16 kHz model); with the hop of buffering the
+    engine adds, the latency is ``n_fft`` (32 ms). Channels run as one batch.
+    """
+
+    def __init__(self, network: StyleNetwork) -> None:
+        self.net = network
+        self.in_rate = self.out_rate = network.rate
+        self.hop = network.hop
+        self.delay = network.n_fft - network.hop
+        self.reset()
+
+    def reset(self) -> None:
+        self._frame: np.ndarray | None = None
+
+    def process(self, block: np.ndarray) -> np.ndarray:
+        net, hop = self.net, self.hop
+        block = np.asarray(block, dtype=np.float32)
+        if self._frame is None:
+            channels = block.shape[0]
+            self._frame = np.zeros((channels, net.n_fft))
+            self._tail = np.zeros((channels, net.n_fft))
+            self._states = net.zero_states(channels)
+            self._unused = np.zeros((channels, net.bins, 1), np.float32)
+        self._frame[:, :-hop] = self._frame[:, hop:]
+        self._frame[:, -hop:] = block
+        logmag, phasor = net.analyse(self._frame[:, None])
+        out = net.model.run({"logmag": self._unused, "frame": logmag, **self._states})
+        self._states = {name: out[f"{name}_out"] for name in net.state_names}
+        self._tail += net.segments(out["frame_out"], phasor)[:, 0]
+        y = self._tail[:, :hop].astype(np.float32)
+        self._tail[:, :-hop] = self._tail[:, hop:]
+        self._tail[:, -hop:] = 0.0
+        return y
+
+
+class StyleWindow:
+    """Whole-signal reference (a window kernel): every causal frame of the window through the
+    network's sequence path at once, overlap-added; equal to :class:`StyleKernel`'s stream with
+    its delay dropped, to float rounding. ``context_in`` covers the causal receptive field
+    (frames reaching ``receptive_frames - 1`` hops back, each spanning ``n_fft``)."""
+
+    def __init__(self, network: StyleNetwork) -> None:
+        self.net = network
+        self.in_rate = self.out_rate = network.rate
+        self.quantum_in = network.hop
+        self.context_in = network.n_fft + (int(network.card.get("receptive_frames", 1)) - 1) * network.hop
+
+    def run(self, window: np.ndarray, start: int) -> np.ndarray:
+        net, hop = self.net, self.net.hop
+        channels, n = window.shape
+        pad = net.n_fft - hop
+        n_frames = -(-(n + pad) // hop)  # every frame that starts before the window's end
+        x = np.zeros((channels, (n_frames - 1) * hop + net.n_fft))
+        x[:, pad : pad + n] = window
+        logmag, phasor = net.analyse(dsp.frames(x, net.n_fft, hop, n_frames))
+        states = net.zero_states(channels)
+        out = net.model.run({"logmag": logmag, "frame": logmag[:, :, :1], **states})["logmag_out"]
+        y = dsp.overlap_add(net.segments(out, phasor), hop)
+        return np.ascontiguousarray(y[:, pad : pad + n], dtype=np.float32)
+
+
+# ---------------------------------------------------------------------------------------------
+# The task
+# ---------------------------------------------------------------------------------------------
+
+
+def style_reference(model: ModelInfo) -> tuple[np.ndarray, int]:
+    """The style recording a model was trained on: its card's ``style.reference`` side file (sha256-checked)."""
+    import soundfile as sf
+
+    entry = model.card.get("style", {}).get("reference")
+    if model.path is None or not isinstance(entry, dict) or "file" not in entry:
+        raise ModelError(f"{model.name}: the card names no style reference recording (style.reference.file)")
+    audio, rate = sf.read(model.path.parent / entry["file"], dtype="float32", always_2d=True)
+    return audio.mean(axis=1), rate
+
+
+class StyleTask(Task):
+    """``--task style``: a feed-forward style network (one style per model), streamed in the STFT domain.
+
+    The bench feeds held-out speech (the shipped evaluation clips, languages not trained on)
+    and judges each output against the content (onset/energy correlation, STOI) and against the
+    default style model's reference recording (Gram distances of features no network here is
+    trained with; see the module docstring). ``quality`` has no model argument, so every model
+    of one run is judged against that one style: bench one style per run (``--model``).
+    """
+
+    name = "style"
+    summary = "feed-forward style transfer: speech takes on a trained style's texture (32 ms latency at 16 kHz)"
+    figures = (
+        Figure("style_ratio", "style dist (mel Gram)", plot=True),
+        Figure("style_ratio_cnn", "style dist (CNN Gram)"),
+        Figure("onset_corr", "onset corr", higher_is_better=True, plot=True),
+        Figure("energy_corr", "energy corr", higher_is_better=True),
+        Figure("stoi", "STOI", higher_is_better=True),
+    )
+    card_fields = CARD_FIELDS
+
+    def build(self, model: ModelInfo, request: Request) -> Plan:
+        from rtaudio.tasks.resample import adapt
+
+        if model.is_baseline:
+            raise ModelError(f"{model.name} is not a style model")
+        source_rate = check_rate(request.source_rate, "source rate")
+        out_rate = check_rate(request.out_rate or source_rate, "output rate")
+        network = StyleNetwork(model.path, request.backend, request.threads)
+        reference = adapt(StyleWindow(network), source_rate, out_rate)
+        notes: tuple[str, ...] = ()
+        if source_rate == network.rate and out_rate == network.rate:
+            kernel: StyleKernel | WindowKernel = StyleKernel(network)
+        else:
+            kernel = reference
+            notes = (
+                f"a {source_rate} Hz source is resampled to the model's {network.rate} Hz per chunk: the windowed "
+                f"path (more compute and latency); feed {network.rate} Hz audio for the streaming one",
+            )
+        return Plan(kernel, reference, model, self, source_rate, source_rate, out_rate, notes=notes)
+
+    def describe_rates(self, plan: Plan) -> str:
+        return f"{plan.source_rate} -> {plan.out_rate} Hz (model at {plan.model.card['sample_rate']} Hz)"
+
+    # -- bench --------------------------------------------------------------------------
+    def bench_pairs(self, models: Sequence[ModelInfo]) -> list[tuple[int, int]]:
+        rates = sorted({int(m.card["sample_rate"]) for m in models if "sample_rate" in m.card}) or [16000]
+        return [(rate, rate) for rate in rates]
+
+    def bench_clips(self, pair: tuple[int, int], count: int | None, seconds: float | None) -> list[BenchClip]:
+        from rtaudio.tasks.upsample import eval_clips
+
+        return [BenchClip(c.name, c.source, c.source, "speech") for c in eval_clips(pair[0], pair[0], count, seconds)]
+
+    def quality(self, clip: BenchClip, estimate: np.ndarray, pair: tuple[int, int]) -> dict[str, float | None]:
+        from rtaudio.registry import find_model
+
+        style, rate = style_reference(find_model(self.name, self.default_model(_shipped(), None)))
+        if rate != pair[1]:
+            from rtaudio.tasks.resample import sinc_resample
+
+            style = sinc_resample(style[None], rate, pair[1])[0]
+        return style_figures(estimate, clip.reference, style, pair[1])
+
+
+def _shipped() -> list[ModelInfo]:
+    from rtaudio.registry import shipped_models
+
+    return shipped_models("style")
+
+
+STYLE = StyleTask()
