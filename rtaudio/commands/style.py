@@ -140,7 +140,7 @@ def run(args: argparse.Namespace) -> int:
             progress=lambda step, lc, ls: progress.update(task, completed=step, content=lc, style=ls),
         )
     t1 = time.perf_counter()
-    audio = fast_griffin_lim(np.expm1(result.logmag), content_phase, iters=args.phase_iters)[: len(content)]
+    audio = fast_griffin_lim(np.expm1(result.logmag), content_phase, iters=args.phase_iters, length=len(content))
     phase_seconds = time.perf_counter() - t1
     peak = float(np.max(np.abs(audio)))
     if peak > 0.99:  # the optimised spectrum may be louder than the content: never clip

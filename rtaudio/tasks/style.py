@@ -35,6 +35,8 @@ from rtaudio.tasks.task import BenchClip, Figure, ModelError, ModelInfo, Plan, R
 
 #: the published analysis: n_fft 2048, hop n_fft / 4
 OPT_N_FFT, OPT_HOP = 2048, 512
+#: zero hops around the optimiser's audio: the centred frames reach 2 hops beyond a sample
+EDGE_HOPS = 2
 
 
 # ---------------------------------------------------------------------------------------------
@@ -43,20 +45,33 @@ OPT_N_FFT, OPT_HOP = 2048, 512
 
 
 def log_spectrogram(audio: np.ndarray, hop: int = OPT_HOP) -> tuple[np.ndarray, np.ndarray]:
-    """``log1p(|X|)`` and the phase of the centred Hann STFT (n_fft ``4 * hop``), both ``(frames, bins)``."""
-    spec = spectral.stft(np.asarray(audio, np.float64), hop)
+    """``log1p(|X|)`` and the phase of the centred Hann STFT (n_fft ``4 * hop``), both ``(frames, bins)``.
+
+    The audio is zero-extended by :data:`EDGE_HOPS` hops before and after (and to whole hops), so
+    the synthesis's frame overlap is complete over every sample; :func:`fast_griffin_lim` with
+    ``length`` removes that extension again.
+    """
+    x = np.asarray(audio, np.float64)
+    edge = EDGE_HOPS * hop
+    spec = spectral.stft(np.pad(x, (edge, edge + -len(x) % hop)), hop)
     return np.log1p(np.abs(spec)), np.angle(spec)
 
 
 def fast_griffin_lim(
-    magnitude: np.ndarray, phase: np.ndarray, hop: int = OPT_HOP, iters: int = 100, momentum: float = 0.99
+    magnitude: np.ndarray,
+    phase: np.ndarray,
+    hop: int = OPT_HOP,
+    iters: int = 100,
+    momentum: float = 0.99,
+    length: int | None = None,
 ) -> np.ndarray:
     """Samples whose STFT magnitude approaches ``magnitude`` ``(frames, bins)``, started from ``phase``.
 
     Griffin-Lim with Perraudin et al.'s momentum (fast Griffin-Lim) on the project's frame grid
     (:func:`rtaudio.tasks.spectral.stft` / ``istft``); ``momentum=0`` is
     :func:`~rtaudio.tasks.spectral.griffin_lim`. Started from the content's phase, the output
-    keeps the content's timing where the magnitude did not move.
+    keeps the content's timing where the magnitude did not move. ``length``: the samples of the
+    audio :func:`log_spectrogram` analysed (its edge extension removed); ``None``: every sample.
     """
     z = previous = magnitude * np.exp(1j * phase)
     projected = z
@@ -64,7 +79,8 @@ def fast_griffin_lim(
         est = spectral.stft(spectral.istft(z, hop), hop)
         previous, projected = projected, magnitude * est / np.maximum(np.abs(est), 1e-9)
         z = projected + momentum * (projected - previous)
-    return spectral.istft(projected, hop)
+    y = spectral.istft(projected, hop)
+    return y if length is None else y[EDGE_HOPS * hop : EDGE_HOPS * hop + length]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -268,12 +284,16 @@ class StyleWindow:
         channels, n = window.shape
         pad = net.n_fft - hop
         n_frames = -(-(n + pad) // hop)  # every frame that starts before the window's end
+        # frames that end before the stream start are never computed by the stream (its
+        # layers start from zero history, not from the features of silence): skip them too
+        first = min(max(0, -start // hop), n_frames - 1)
         x = np.zeros((channels, (n_frames - 1) * hop + net.n_fft))
         x[:, pad : pad + n] = window
-        logmag, phasor = net.analyse(dsp.frames(x, net.n_fft, hop, n_frames))
+        logmag, phasor = net.analyse(dsp.frames(x[:, first * hop :], net.n_fft, hop, n_frames - first))
         states = net.zero_states(channels)
         out = net.model.run({"logmag": logmag, "frame": logmag[:, :, :1], **states})["logmag_out"]
-        y = dsp.overlap_add(net.segments(out, phasor), hop)
+        y = np.zeros((channels, x.shape[1]))
+        y[:, first * hop :] = dsp.overlap_add(net.segments(out, phasor), hop)
         return np.ascontiguousarray(y[:, pad : pad + n], dtype=np.float32)
 
 

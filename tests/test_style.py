@@ -1,0 +1,203 @@
+"""Style transfer: the losses by hand, a short optimisation on a fixed pair, the streamed
+feed-forward model (block-partition independence, streamed == whole-signal reference, the
+declared latency), and one-line errors for bad input."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from rtaudio import cli, registry
+from rtaudio.engine.stream import StreamProcessor, stream_whole
+from rtaudio.tasks import style as st
+
+ASSETS = Path(__file__).resolve().parents[1] / "rtaudio" / "assets"
+
+
+def speech(seconds: float) -> tuple[np.ndarray, int]:
+    x, rate = sf.read(ASSETS / "demo_speech_16k.flac", dtype="float32")
+    return x[: int(seconds * rate)], rate
+
+
+def chord(n: int, rate: int) -> np.ndarray:
+    """The fixed style: a three-note harmonic chord with tremolo and a little noise."""
+    t = np.arange(n) / rate
+    s = sum(np.sin(2 * np.pi * f * k * t) / k for f in (196.0, 247.0, 294.0) for k in range(1, 8))
+    s = s * (1 + 0.3 * np.sin(2 * np.pi * 3 * t))
+    return (0.05 * s / np.abs(s).max() + 0.002 * np.random.default_rng(0).standard_normal(n)).astype(np.float32)
+
+
+# -- losses ------------------------------------------------------------------------------------
+
+
+def test_losses_match_a_hand_computed_gram() -> None:
+    torch = pytest.importorskip("torch", reason="the optimiser's losses need torch (the train extra)")
+    from rtaudio.tasks.style_optimise import content_loss, gram, style_loss
+
+    f = torch.tensor([[[1.0, 2.0, 0.0], [0.0, 1.0, 3.0]]])  # 2 filters x 3 frames
+    # G[i][j] = sum_t f_i(t) f_j(t) / frames
+    hand = [[(1 + 4 + 0) / 3, (0 + 2 + 0) / 3], [(0 + 2 + 0) / 3, (0 + 1 + 9) / 3]]
+    np.testing.assert_allclose(gram(f)[0].numpy(), hand, rtol=1e-6)
+    target = torch.tensor([[[1.0, 0.0], [0.0, 1.0]]])
+    diff = np.array(hand) - np.eye(2)
+    assert float(style_loss(f, target)) == pytest.approx(float(np.mean(diff**2)), rel=1e-6)
+    other = torch.zeros_like(f)
+    assert float(content_loss(f, other)) == pytest.approx((1 + 4 + 1 + 9) / 6, rel=1e-6)
+
+
+def test_random_features_are_fixed_by_the_seed_and_rectified() -> None:
+    torch = pytest.importorskip("torch", reason="the optimiser's losses need torch (the train extra)")
+    from rtaudio.tasks.style_optimise import RandomFeatures
+
+    x = torch.rand(1, 9, 20)
+    a, b, c = RandomFeatures(9, 16, 3, 2, seed=1), RandomFeatures(9, 16, 3, 2, seed=1), RandomFeatures(9, 16, 3, 2, 2)
+    assert torch.equal(a(x), b(x)) and not torch.equal(a(x), c(x))
+    assert float(a(x).min()) >= 0.0 and not any(p.requires_grad for p in a.parameters())
+
+
+def test_metrics_of_the_content_itself_and_a_silent_output() -> None:
+    x, rate = speech(2.0)
+    s = chord(len(x), rate)
+    own = st.style_figures(x, x, s, rate)
+    assert own["style_ratio"] == pytest.approx(1.0) and own["onset_corr"] == pytest.approx(1.0)
+    assert st.style_figures(s, x, s, rate)["style_ratio"] == pytest.approx(0.0, abs=1e-9)  # the style itself
+    noise = np.random.default_rng(1).standard_normal(len(x)).astype(np.float32) * 0.01
+    assert abs(st.style_figures(noise, x, s, rate)["onset_corr"]) < 0.3  # unrelated timing
+
+
+# -- the optimiser -----------------------------------------------------------------------------
+
+
+def test_a_short_optimisation_moves_towards_the_style_and_keeps_the_content() -> None:
+    pytest.importorskip("torch", reason="the optimiser needs torch (the train extra)")
+    import torch
+
+    from rtaudio.tasks.style_optimise import optimise
+
+    torch.set_num_threads(1)
+    c, rate = speech(2.5)
+    s = chord(len(c), rate)
+    content, phase = st.log_spectrogram(c)
+    result = optimise(content, st.log_spectrogram(s)[0], 30, 10.0, 1.0, seed=0, filters=256)
+    assert result.style_loss[-1] < 0.2 * result.style_loss[0]
+    y = st.fast_griffin_lim(np.expm1(result.logmag), phase, iters=30, length=len(c))
+    fig = st.style_figures(y, c, s, rate)
+    # measured: style distance 0.13 x the content's, onset correlation 0.66, STOI 0.91
+    assert fig["style_ratio"] < 0.5 and fig["style_ratio_cnn"] < 1.0
+    assert fig["onset_corr"] > 0.5 and fig["energy_corr"] > 0.6
+
+
+def test_phase_retrieval_from_the_content_phase_gives_the_content_back() -> None:
+    c, _ = speech(1.0)
+    mag, phase = st.log_spectrogram(c)
+    y = st.fast_griffin_lim(np.expm1(mag), phase, iters=5, length=len(c))
+    assert np.max(np.abs(y - c)) < 1e-3
+
+
+# -- the streamed feed-forward model --------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def network() -> st.StyleNetwork:
+    info = registry.find_model("style", registry.default_model("style", None))
+    return st.StyleNetwork(info.path, threads=1)
+
+
+def test_stream_is_independent_of_host_blocks(network: st.StyleNetwork) -> None:
+    x, _ = speech(1.5)
+    whole = stream_whole(st.StyleKernel(network), x)
+    rng = np.random.default_rng(0)
+    for sizes in ([1, 64, 65, 128, 8192, 8193], list(rng.integers(1, 3000, 40))):
+        proc = StreamProcessor(st.StyleKernel(network))
+        out, i, k = [], 0, 0
+        while i < len(x):
+            n = int(sizes[k % len(sizes)])
+            out.append(proc.process(x[i : i + n]))
+            i, k = i + n, k + 1
+        out.append(proc.flush())
+        np.testing.assert_array_equal(np.concatenate(out), whole)
+
+
+def test_stream_equals_the_whole_signal_reference_and_its_latency(network: st.StyleNetwork) -> None:
+    x, _ = speech(2.0)
+    x = np.stack([x, x[::-1].copy()], axis=1)  # two channels, run as one batch
+    streamed = stream_whole(st.StyleKernel(network), x)
+    reference = st.StyleWindow(network).run(np.ascontiguousarray(x.T), 0).T
+    assert streamed.shape == x.shape
+    np.testing.assert_allclose(streamed, reference, atol=1e-5)
+    proc = StreamProcessor(st.StyleKernel(network))
+    assert proc.latency_samples == network.n_fft  # 24 ms algorithmic delay + one hop of buffering
+    assert network.n_fft / network.rate <= 0.1
+
+
+def test_the_window_reference_is_exact_in_chunks_with_its_context(network: st.StyleNetwork) -> None:
+    from rtaudio.engine.processor import Processor
+
+    x, rate = speech(2.0)
+    whole = st.StyleWindow(network).run(x[None], 0)[0]
+    proc = Processor(st.StyleWindow(network), chunk=1280, crossfade=128)
+    chunked = np.concatenate([proc.process(x[i : i + 777]) for i in range(0, len(x), 777)] + [proc.flush()])
+    np.testing.assert_allclose(chunked[:, 0] if chunked.ndim == 2 else chunked, whole, atol=1e-5)
+
+
+def test_rtaudio_open_streams_the_style_task(network: st.StyleNetwork) -> None:
+    import rtaudio
+
+    x, rate = speech(1.0)
+    p = rtaudio.open("style", rate=rate)
+    out = np.concatenate([p.process(x[:1000]), p.process(x[1000:]), p.flush()])
+    np.testing.assert_allclose(out.ravel(), stream_whole(st.StyleKernel(network), x), atol=1e-6)
+
+
+# -- bad input -----------------------------------------------------------------------------------
+
+
+def _one_line_error(capsys: pytest.CaptureFixture[str], argv: list[str], expect: str) -> None:
+    assert cli.main(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and expect in err[0], err
+
+
+def test_bad_inputs_are_one_line_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    c, rate = speech(1.0)
+    good, short, out = tmp_path / "c.wav", tmp_path / "short.wav", tmp_path / "out.wav"
+    sf.write(good, c, rate)
+    sf.write(short, c[:1000], rate)
+    (tmp_path / "junk.wav").write_bytes(b"not audio at all")
+    _one_line_error(capsys, ["style", str(good), str(tmp_path / "none.wav"), str(out)], "no such file")
+    _one_line_error(capsys, ["style", str(good), str(tmp_path / "junk.wav"), str(out)], "unreadable")
+    _one_line_error(capsys, ["style", str(good), str(short), str(out)], "too short")
+    _one_line_error(capsys, ["style", str(good), str(good), str(out), "--iterations", "0"], "--iterations")
+    _one_line_error(capsys, ["style", str(good), str(good), str(out), "--style-weight", "-1"], "--style-weight")
+    _one_line_error(capsys, ["style", str(good), str(good), str(out), "--rate", "5"], "--rate")
+    assert not out.exists()
+
+
+def test_missing_torch_is_said_in_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    c, rate = speech(1.0)
+    sf.write(tmp_path / "c.wav", c, rate)
+    monkeypatch.setitem(sys.modules, "torch", None)  # import torch -> ImportError
+    monkeypatch.delitem(sys.modules, "rtaudio.tasks.style_optimise", raising=False)
+    argv = ["style", str(tmp_path / "c.wav"), str(tmp_path / "c.wav"), str(tmp_path / "o.wav")]
+    _one_line_error(capsys, argv, "needs torch")
+
+
+def test_the_style_command_writes_output_and_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    pytest.importorskip("torch", reason="the optimiser needs torch (the train extra)")
+    import json
+
+    c, rate = speech(1.5)
+    sf.write(tmp_path / "c.wav", c, rate)
+    sf.write(tmp_path / "s.wav", chord(len(c), rate), rate)
+    argv = ["style", str(tmp_path / "c.wav"), str(tmp_path / "s.wav"), str(tmp_path / "o.wav"), "--json"]
+    assert cli.main([*argv, "--iterations", "5", "--filters", "64", "--rate", "16000", "--phase-iters", "5"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    y, out_rate = sf.read(tmp_path / "o.wav")
+    assert out_rate == 16000 and len(y) == len(c) and summary["iterations"] == 5
+    assert summary["style_loss_final"] < summary["style_loss_start"]
