@@ -57,9 +57,10 @@ def main() -> None:
     ap.add_argument("--files", type=int, default=None, help="evenly spread subset of the test set")
     ap.add_argument("--rtf-files", type=int, default=12, help="files timed for the RTF figures")
     ap.add_argument("--out", type=Path, default=Path("bench/results/bench_denoise.json"))
+    ap.add_argument("--set", default="test", help="held-out set under data/denoise/ (test, dev, vctk_demand_test)")
     a = ap.parse_args()
-    pairs = heldout_pairs("test", a.files)
-    manifest = json.loads(Path("data/denoise/test/manifest.json").read_text())
+    pairs = heldout_pairs(a.set, a.files)
+    manifest = json.loads(Path(f"data/denoise/{a.set}/manifest.json").read_text())
     kind_of = {it["file"]: it["noise"] for it in manifest["items"]}
     kinds = [kind_of[name] for name, _, _ in pairs]
     timed = pairs[:: max(1, len(pairs) // a.rtf_files)][: a.rtf_files]
@@ -141,7 +142,7 @@ def main() -> None:
             "files": len(pairs),
             "seconds": round(sum(len(x) for _, x, _ in pairs) / RATE, 1),
             "rtf_seconds": round(timed_s, 1),
-            "what": "data/denoise/test: held-out languages (de, pt_BR, uk) x held-out noise, 0-15 dB SNR",
+            "what": f"data/denoise/{a.set} ({manifest['corpus']}): held-out speech x held-out noise",
         },
         "machine": {
             "cpu_count": os.cpu_count(),

@@ -63,3 +63,20 @@ def test_identity_gain_passes_an_impulse_at_the_declared_delay(tmp_path):
     assert int(np.argmax(np.abs(raw))) == 1234 + k.delay
     np.testing.assert_allclose(raw[k.delay : k.delay + 4000], x, atol=1e-6)  # perfect reconstruction
     assert StreamProcessor(k).latency_samples == k.delay + k.hop
+
+
+def test_voicebank_demand_layout_gives_aligned_pairs(tmp_path):
+    import soundfile as sf
+
+    from export.denoise.data import PairSampler
+
+    rng = np.random.default_rng(0)
+    for part in ("noisy", "clean"):
+        (tmp_path / f"{part}_trainset_28spk_wav").mkdir()
+    for i in range(3):
+        clean = 0.1 * rng.standard_normal(48000 + 1000 * i)
+        sf.write(tmp_path / "clean_trainset_28spk_wav" / f"p{i}.wav", clean, 48000, subtype="FLOAT")
+        sf.write(tmp_path / "noisy_trainset_28spk_wav" / f"p{i}.wav", clean + 0.01, 48000, subtype="FLOAT")
+    noisy, clean = PairSampler(tmp_path, 0).batch(4, 8000)
+    assert noisy.shape == clean.shape == (4, 8000)
+    np.testing.assert_allclose(noisy - clean, 0.01, atol=2e-3)  # same crop of both files

@@ -18,6 +18,10 @@ realisations, never shared):
   press/release recordings; ``bucklespring-data``, GPL-2, split by key) and ``music``
   (``asterisk-moh-opsound-wav``, CC-BY-SA 3.0).
 
+A paired corpus in VoiceBank-DEMAND's layout (``noisy_trainset_28spk_wav`` / ``clean_...``) trains
+instead with a config's ``"pairs": "/path/to/root"`` (:class:`PairSampler`), and
+``--vctk-demand ROOT`` writes its test set as ``data/denoise/vctk_demand_test``.
+
 ``python -m export.denoise.data`` writes the fixed held-out sets (``data/denoise/{dev,test}``:
 noisy and clean wavs + ``manifest.json``) and ``export/denoise/split.json``.
 """
@@ -226,8 +230,46 @@ class MixSampler:
         return noisy, clean
 
 
-def training_sampler(corpus: str, seed: int) -> MixSampler:
-    """The trainers' sampler: training speech, training noise (babble from training speech)."""
+class PairSampler:
+    """Random aligned crops of a paired corpus (VoiceBank-DEMAND: ``noisy_*`` and ``clean_*`` folders
+    of same-named wavs), resampled to 16 kHz; the same batch interface as :class:`MixSampler`."""
+
+    def __init__(self, root: Path, seed: int, part: str = "trainset") -> None:
+        noisy_dir, clean_dir = vctk_demand_dirs(root, part)
+        self.noisy, self.clean = [], []
+        for p in sorted(noisy_dir.glob("*.wav")):
+            self.noisy.append(load_audio(p, RATE))
+            self.clean.append(load_audio(clean_dir / p.name, RATE))
+        if not self.noisy:
+            raise FileNotFoundError(f"no wavs in {noisy_dir}")
+        self.rng = np.random.default_rng(seed)
+
+    def batch(self, size: int, length: int) -> tuple[np.ndarray, np.ndarray]:
+        noisy = np.zeros((size, length), np.float32)
+        clean = np.zeros((size, length), np.float32)
+        for b in range(size):
+            i = int(self.rng.integers(len(self.noisy)))
+            n = min(len(self.noisy[i]), len(self.clean[i]))
+            o = int(self.rng.integers(0, max(1, n - length)))
+            m = min(length, n - o)
+            noisy[b, :m], clean[b, :m] = self.noisy[i][o : o + m], self.clean[i][o : o + m]
+        return noisy, clean
+
+
+def vctk_demand_dirs(root: Path, part: str) -> tuple[Path, Path]:
+    """The noisy and clean folders of VoiceBank-DEMAND's ``trainset`` or ``testset`` (28- or 56-speaker names)."""
+    for tag in ("_28spk", "_56spk", ""):
+        noisy, clean = root / f"noisy_{part}{tag}_wav", root / f"clean_{part}{tag}_wav"
+        if noisy.is_dir() and clean.is_dir():
+            return noisy, clean
+    raise FileNotFoundError(f"{root} has no noisy_{part}*_wav / clean_{part}*_wav folders (VoiceBank-DEMAND layout)")
+
+
+def training_sampler(corpus: str, seed: int, pairs: str | None = None) -> MixSampler | PairSampler:
+    """The trainers' sampler: a paired corpus folder when ``pairs`` is given (VoiceBank-DEMAND),
+    else the corpus' training speech mixed with training noise (babble from training speech)."""
+    if pairs:
+        return PairSampler(Path(pairs), seed)
     speech = train_audio(corpus, RATE)
     return MixSampler(speech, NoiseBank(False, speech), seed)
 
@@ -291,6 +333,24 @@ def build_heldout(corpus: str, part: str, per_utterance: int, seed: int) -> dict
     return manifest
 
 
+def build_pairs_heldout(root: Path, name: str = "vctk_demand_test") -> dict:
+    """VoiceBank-DEMAND's test set as a held-out set ``data/denoise/<name>`` (its own speakers and noises)."""
+    noisy_dir, clean_dir = vctk_demand_dirs(root, "testset")
+    out = OUT_DIR / name
+    (out / "noisy").mkdir(parents=True, exist_ok=True)
+    (out / "clean").mkdir(parents=True, exist_ok=True)
+    items = []
+    for p in sorted(noisy_dir.glob("*.wav")):
+        x, ref = load_audio(p, RATE), load_audio(clean_dir / p.name, RATE)
+        n = min(len(x), len(ref))
+        sf.write(out / "noisy" / p.name, x[:n], RATE, subtype="FLOAT")
+        sf.write(out / "clean" / p.name, ref[:n], RATE, subtype="FLOAT")
+        items.append({"file": p.stem, "noise": "demand", "snr_db": None, "seconds": round(n / RATE, 2)})
+    manifest = {"corpus": str(root), "part": name, "rate": RATE, "items": items}
+    (out / "manifest.json").write_text(json.dumps(manifest, indent=1) + "\n")
+    return manifest
+
+
 def heldout_pairs(part: str = "test", limit: int | None = None) -> list[tuple[str, np.ndarray, np.ndarray]]:
     """(name, noisy, clean) of a built held-out set, in manifest order (``limit`` spread evenly)."""
     root = OUT_DIR / part
@@ -311,7 +371,12 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--corpus", default="klettres")
     ap.add_argument("--per-utterance", type=int, default=3, help="noisy versions of each held-out utterance")
+    ap.add_argument(
+        "--vctk-demand", type=Path, help="also write VoiceBank-DEMAND's test set (data/denoise/vctk_demand_test)"
+    )
     a = ap.parse_args()
+    if a.vctk_demand:
+        print(f"vctk_demand_test: {len(build_pairs_heldout(a.vctk_demand)['items'])} files")
     split = {"rate": RATE, "snr_db": list(SNR_RANGE), "kinds": list(KINDS), "corpus": a.corpus}
     for seed, part in enumerate(("dev", "test"), start=1):
         m = build_heldout(a.corpus, part, a.per_utterance, seed)

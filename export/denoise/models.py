@@ -251,10 +251,11 @@ def segan_enhance(net: SEGAN, noisy: np.ndarray, seed: int = 0) -> np.ndarray:
     x = np.zeros(n * SEGAN_WINDOW, np.float32)
     x[:t] = noisy
     gen = torch.Generator().manual_seed(seed)
+    dev = next(net.parameters()).device
     with torch.no_grad():
-        xs = preemphasis(torch.from_numpy(x)).reshape(n, SEGAN_WINDOW)
+        xs = preemphasis(torch.from_numpy(x)).reshape(n, SEGAN_WINDOW).to(dev)
         bott = SEGAN_WINDOW >> len(net.cfg.channels)
-        net.z = torch.randn(n, net.cfg.channels[-1], bott, generator=gen)
-        y = net(xs).reshape(-1).numpy()
+        net.z = torch.randn(n, net.cfg.channels[-1], bott, generator=gen).to(dev)
+        y = net(xs).reshape(-1).cpu().numpy()
     net.z = None
     return deemphasis(y)[:t]

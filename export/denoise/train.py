@@ -78,8 +78,9 @@ def enhance(net: torch.nn.Module, noisy: np.ndarray) -> np.ndarray:
     """Whole-signal enhancement of one clip with either generator (torch, offline)."""
     if isinstance(net, SEGAN):
         return segan_enhance(net, noisy)
+    dev = next(net.parameters()).device
     with torch.no_grad():
-        return net(torch.from_numpy(np.asarray(noisy, np.float32))[None])[0].numpy()
+        return net(torch.from_numpy(np.asarray(noisy, np.float32))[None].to(dev))[0].cpu().numpy()
 
 
 def dev_pesq(net: torch.nn.Module, pairs: list) -> float:
@@ -93,27 +94,31 @@ def dev_pesq(net: torch.nn.Module, pairs: list) -> float:
 
 
 def main() -> None:
-    a = run_arguments(__doc__).parse_args()
+    ap = run_arguments(__doc__)
+    ap.add_argument("--device", default="cpu", help="torch device (cuda for the faithful SEGAN's real budget)")
+    a = ap.parse_args()
     cfg, run, seed = start_run(a)
     ckpt_path, log_path = run / "last.pt", run / "log.jsonl"
     net = build(cfg["model"])
     adv = cfg.get("adversarial", {})
     critic = PairCritic(adv["channels"], adv.get("kernel", 31), adv.get("stride", 2), adv.get("fc_len"))
+    net.to(a.device)
+    critic.to(a.device)
     optim = torch.optim.RMSprop if cfg.get("optimizer") == "rmsprop" else torch.optim.AdamW  # SEGAN: RMSprop
     opt_g = optim(net.parameters(), lr=cfg["lr"])
     opt_d = optim(critic.parameters(), lr=adv.get("lr", cfg["lr"]))
-    sampler = training_sampler(cfg.get("corpus", "klettres"), seed)
+    sampler = training_sampler(cfg.get("corpus", "klettres"), seed, cfg.get("pairs"))
     dev = heldout_pairs("dev", cfg.get("dev_files", 8))
     step, wall, best = 0, 0.0, -math.inf
     if a.resume and ckpt_path.exists():
-        ck = torch.load(ckpt_path, weights_only=False)
+        ck = torch.load(ckpt_path, map_location=a.device, weights_only=False)
         net.load_state_dict(ck["model"])
         critic.load_state_dict(ck["critic"])
         opt_g.load_state_dict(ck["opt_g"])
         opt_d.load_state_dict(ck["opt_d"])
         step, wall, best = ck["step"], ck["wall_seconds"], ck.get("best_dev_pesq", -math.inf)
         sampler.rng.bit_generator.state = ck["sampler_rng"]
-        torch.set_rng_state(ck["torch_rng"])
+        torch.set_rng_state(ck["torch_rng"].cpu())
         random.setstate(ck["py_rng"])
         print(f"resumed at step {step} ({wall / 60:.1f} min trained)")
     else:
@@ -167,7 +172,7 @@ def main() -> None:
             for o, base in ((opt_g, cfg["lr"]), (opt_d, adv.get("lr", cfg["lr"]))):
                 for g in o.param_groups:
                     g["lr"] = base * lr_scale(step)
-            noisy, clean = (torch.from_numpy(v) for v in sampler.batch(cfg["batch"], cfg["segment"]))
+            noisy, clean = (torch.from_numpy(v).to(a.device) for v in sampler.batch(cfg["batch"], cfg["segment"]))
             if pre:
                 noisy, clean = preemphasis(noisy), preemphasis(clean)
             out = net(noisy)
