@@ -50,6 +50,32 @@ def _rtf(run, pairs, seconds: float, threads: int) -> float:
     return round((time.perf_counter() - t0) / seconds, 4)
 
 
+def markdown(result: dict) -> str:
+    """The results as a markdown table (the BENCHMARKS.md section's body)."""
+    lines = [
+        "| row | PESQ-wb | STOI | SI-SDR dB | RTF 1 core | RTF 2 cores | latency ms | notes |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for name, r in result["rows"].items():
+        if "unavailable" in r:
+            lines.append(f"| {name} | - | - | - | - | - | - | {r['unavailable']} |")
+            continue
+        note = ", ".join(
+            f"{k} {r[k]}" for k in ("version", "params", "steps", "wall_minutes", "algorithmic_delay_ms") if k in r
+        )
+        rtf = [f"{r[k]:.3f}" if r.get(k) is not None else "-" for k in ("rtf_1core", "rtf_2core")]
+        lines.append(
+            f"| {name} | {r['pesq_wb']:.3f} | {r['stoi']:.3f} | {r['si_sdr']:.2f} | {rtf[0]} | {rtf[1]} "
+            f"| {r['latency_ms']} | {note} |"
+        )
+    kinds = sorted(next(r for r in result["rows"].values() if "by_noise" in r)["by_noise"])
+    lines += ["", "PESQ-wb by noise kind:", "", "| row | " + " | ".join(kinds) + " |", "|---" * (len(kinds) + 1) + "|"]
+    for name, r in result["rows"].items():
+        if "by_noise" in r:
+            lines.append(f"| {name} | " + " | ".join(f"{r['by_noise'][k]['pesq_wb']:.2f}" for k in kinds) + " |")
+    return "\n".join(lines)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model", type=Path, default=Path("rtaudio/models/denoise16k.onnx"))
@@ -58,7 +84,11 @@ def main() -> None:
     ap.add_argument("--rtf-files", type=int, default=12, help="files timed for the RTF figures")
     ap.add_argument("--out", type=Path, default=Path("bench/results/bench_denoise.json"))
     ap.add_argument("--set", default="test", help="held-out set under data/denoise/ (test, dev, vctk_demand_test)")
+    ap.add_argument("--markdown", type=Path, help="print the table of an existing results JSON and exit")
     a = ap.parse_args()
+    if a.markdown:
+        print(markdown(json.loads(a.markdown.read_text())))
+        return
     pairs = heldout_pairs(a.set, a.files)
     manifest = json.loads(Path(f"data/denoise/{a.set}/manifest.json").read_text())
     kind_of = {it["file"]: it["noise"] for it in manifest["items"]}
@@ -154,6 +184,7 @@ def main() -> None:
     }
     a.out.parent.mkdir(parents=True, exist_ok=True)
     a.out.write_text(json.dumps(result, indent=1) + "\n")
+    print(markdown(result))
     print(f"wrote {a.out}")
 
 
