@@ -20,6 +20,7 @@ import numpy as np
 import soundfile as sf
 import soxr
 
+from rtaudio import metrics_band
 from rtaudio.tasks.resample import LinearKernel, SincKernel, adapt
 from rtaudio.tasks.task import BenchClip, Figure, ModelError, ModelInfo, Plan, Request, Task, check_rate
 
@@ -71,11 +72,24 @@ class UpsampleTask(Task):
     name = "upsample"
     summary = "restore the missing band of band-limited audio (16/24 kHz -> 48 kHz, 8 -> 16 kHz)"
     baselines = ("sinc", "linear")
-    # LSD rewards any high-band energy (linear's imaging beats sinc): SNR keeps it honest
+    # LSD rewards any high-band energy (linear's imaging beats sinc): SNR keeps it honest, and ViSQOL,
+    # the real-vs-generated band classifier and the long-term-spectrum peaks see what both miss
+    # (rtaudio.metrics_band). ViSQOL is an optional extra: without it the figure is None, its header says why.
     figures = (
         Figure("lsd", "LSD", plot=True),
         Figure("lsd_hf", "LSD-HF"),
         Figure("snr_db", "SNR dB", ".2f", higher_is_better=True, plot=True),
+        Figure(
+            "visqol",
+            "ViSQOL" if metrics_band.visqol_available() else f"ViSQOL ({metrics_band.VISQOL_MISSING})",
+            ".2f",
+            higher_is_better=True,
+            plot=True,
+        ),
+        Figure("band_real_acc", "band told apart"),
+        Figure("whistle_db", "whistle dB", ".1f"),
+        Figure("whistle_ref_db", "whistle dB (ref)", ".1f"),
+        Figure("whistle_excess_db", "whistle over ref dB", ".1f"),
     )
 
     def baseline_card(self, name: str) -> dict[str, Any]:
@@ -200,10 +214,20 @@ class UpsampleTask(Task):
     def quality(self, clip: BenchClip, estimate: np.ndarray, pair: tuple[int, int]) -> dict[str, float | None]:
         from rtaudio import metrics
 
+        ref, rate, edge = clip.reference, pair[1], pair[0] / 2
+        try:
+            visqol = metrics_band.visqol_audio(ref, estimate, rate) if pair[1] > pair[0] else None
+        except ImportError:  # an optional extra (rtaudio[bench]); the figure's header says so
+            visqol = None
         return {
-            "lsd": metrics.lsd(clip.reference, estimate),
-            "lsd_hf": metrics.lsd_hf(clip.reference, estimate, pair[1], pair[0]),
-            "snr_db": metrics.snr(clip.reference, estimate),
+            "lsd": metrics.lsd(ref, estimate),
+            "lsd_hf": metrics.lsd_hf(ref, estimate, rate, pair[0]),
+            "snr_db": metrics.snr(ref, estimate),
+            "visqol": visqol,
+            "band_real_acc": metrics_band.band_realness(ref, estimate, rate, edge),
+            "whistle_db": metrics_band.whistle_db(estimate, rate, edge)[0],
+            "whistle_ref_db": metrics_band.whistle_db(ref, rate, edge)[0],
+            "whistle_excess_db": metrics_band.whistle_excess_db(ref, estimate, rate, edge)[0],
         }
 
 

@@ -135,7 +135,7 @@ class MelPhaseStream:
         self.partial = np.concatenate([self.partial[:, 1:], np.zeros((self.batch, 1, hop))], axis=1)
         seg = self._signal()
         last = np.fft.rfft(seg[:, -self.n_fft :] * self.analysis, axis=-1)
-        magnitude = np.maximum(mel_magnitude @ _pinv(self.spec), 0.0)
+        magnitude = np.maximum(np.einsum("bm,mk->bk", mel_magnitude, _pinv(self.spec)), 0.0)  # no BLAS threads
         keyed = self._keyed_phasor()
         start = last + self.noise * np.maximum(np.abs(last).max(axis=-1, keepdims=True), 1e-9) * keyed
         self.z[:, -1] = magnitude * start / np.maximum(np.abs(start), 1e-12)
@@ -238,7 +238,6 @@ class StreamingAudioVocoder(_StreamingVocoder):
         self.in_rate = spec.sample_rate
         self.hop = spec.hop
         self.delay = (self.retrieval.delay_frames + 1) * spec.hop
-        self._filters_t = np.ascontiguousarray(mel_filters(spec).T)
         self.reset()
 
     def reset(self) -> None:
@@ -251,7 +250,7 @@ class StreamingAudioVocoder(_StreamingVocoder):
             self.retrieval.reset(block.shape[0], first_frame=-1)
         frame = np.concatenate([self._history, block], axis=1)
         self._history = frame[:, self.hop :]
-        mel = np.abs(np.fft.rfft(frame * self.retrieval.analysis, axis=-1)) @ self._filters_t
+        mel = self.retrieval.bands.to_mel(np.abs(np.fft.rfft(frame * self.retrieval.analysis, axis=-1)))
         log_mel = np.log(np.maximum(mel, self.spec.log_floor))
         return self.retrieval.push(self._target(log_mel)).astype(np.float32)
 
