@@ -51,10 +51,23 @@ def log_spectrogram(audio: np.ndarray, hop: int = OPT_HOP) -> tuple[np.ndarray, 
     the synthesis's frame overlap is complete over every sample; :func:`fast_griffin_lim` with
     ``length`` removes that extension again.
     """
+    spec = _edge_stft(audio, hop)
+    return np.log1p(np.abs(spec)), np.angle(spec)
+
+
+def _edge_stft(audio: np.ndarray, hop: int) -> np.ndarray:
     x = np.asarray(audio, np.float64)
     edge = EDGE_HOPS * hop
-    spec = spectral.stft(np.pad(x, (edge, edge + -len(x) % hop)), hop)
-    return np.log1p(np.abs(spec)), np.angle(spec)
+    return spectral.stft(np.pad(x, (edge, edge + -len(x) % hop)), hop)
+
+
+def spectrum_match(content: np.ndarray, style: np.ndarray, hop: int = OPT_HOP) -> np.ndarray:
+    """The baseline any style method must beat: ``content`` through one static EQ that gives it
+    the style's long-term average spectrum (per-bin gain ``sqrt(E|S|^2 / E|C|^2)``), content phase."""
+    c, s = _edge_stft(content, hop), _edge_stft(style, hop)
+    gain = np.sqrt(np.mean(np.abs(s) ** 2, axis=0) / np.maximum(np.mean(np.abs(c) ** 2, axis=0), 1e-20))
+    y = spectral.istft(c * gain, hop)
+    return y[EDGE_HOPS * hop : EDGE_HOPS * hop + len(content)]
 
 
 def fast_griffin_lim(
@@ -98,10 +111,20 @@ def _metric_mel(rate: int) -> MelSpec:
     return MelSpec(sample_rate=rate, n_fft=1024, hop=256, n_mels=64, fmin=40.0, fmax=rate / 2)
 
 
-def mel_gram(audio: np.ndarray, rate: int) -> np.ndarray:
-    """``(64, 64)`` Gram ``L^T L / frames`` of the log-mel frames ``L`` of the loudness-normalised signal."""
+def mel_gram(audio: np.ndarray, rate: int, mask: np.ndarray | None = None) -> np.ndarray:
+    """``(64, 64)`` Gram ``L^T L / frames`` of the log-mel frames ``L`` of the loudness-normalised
+    signal (only the frames where ``mask`` is true, if given)."""
     frames = log_mel(_normalised(audio), _metric_mel(rate)).astype(np.float64)
-    return frames.T @ frames / len(frames)
+    if mask is not None:
+        frames = frames[mask[: len(frames)]]
+    return frames.T @ frames / max(len(frames), 1)
+
+
+def active_frames(audio: np.ndarray, rate: int, floor_db: float = 40.0) -> np.ndarray:
+    """Metric frames whose energy is within ``floor_db`` of the loudest (where the content is not silent)."""
+    frames = log_mel(_normalised(audio), _metric_mel(rate)).astype(np.float64)
+    energy = np.log(np.exp(frames).sum(axis=1))
+    return energy > energy.max() - floor_db / 20 * np.log(10)
 
 
 @lru_cache(maxsize=4)
@@ -154,7 +177,8 @@ def style_figures(output: np.ndarray, content: np.ndarray, style: np.ndarray, ra
     Returns
     -------
     dict
-        ``style_ratio`` (log-mel Gram), ``style_ratio_cnn`` (independent random CNN Gram),
+        ``style_ratio`` (log-mel Gram), ``style_ratio_active`` (the same over the content's
+        active frames), ``style_ratio_cnn`` (independent random CNN Gram),
         ``onset_corr``, ``energy_corr``, ``stoi`` (``None`` without ``pystoi``).
     """
     n = min(len(output), len(content))
@@ -163,6 +187,12 @@ def style_figures(output: np.ndarray, content: np.ndarray, style: np.ndarray, ra
     for key, fn in (("style_ratio", mel_gram), ("style_ratio_cnn", cnn_gram)):
         target = fn(style, rate)
         figures[key] = gram_distance(fn(output, rate), target) / max(gram_distance(fn(content, rate), target), 1e-12)
+    # the same distance over the content's active frames only: texture where there is speech,
+    # apart from filling the content's silences (which the full distance also rewards)
+    active = active_frames(content, rate)
+    target = mel_gram(style, rate)
+    own = gram_distance(mel_gram(content, rate, active), target)
+    figures["style_ratio_active"] = gram_distance(mel_gram(output, rate, active), target) / max(own, 1e-12)
     figures["onset_corr"] = _corr(onset_envelope(output, rate), onset_envelope(content, rate))
     figures["energy_corr"] = _corr(energy_envelope(output, rate), energy_envelope(content, rate))
     try:
@@ -201,6 +231,8 @@ class StyleNetwork:
         self.state_shapes = [tuple(s) for s in self.card["state_shapes"]]
         self.state_names = tuple(f"state{i}" for i in range(len(self.state_shapes)))
         outputs = ("logmag_out", "frame_out", *(f"{n}_out" for n in self.state_names))
+        # one frame per call: a second intra-op thread only adds wake-ups (and stalls on a busy machine)
+        threads = int(self.card.get("threads_default", 1)) if threads is None else threads
         self.model = open_model(
             model_path, backend, threads, inputs=("logmag", "frame", *self.state_names), outputs=outputs
         )
@@ -410,6 +442,7 @@ class StyleTask(Task):
     summary = "feed-forward style transfer: speech takes on a trained style's texture (32 ms latency at 16 kHz)"
     figures = (
         Figure("style_ratio", "style dist (mel Gram)", plot=True),
+        Figure("style_ratio_active", "style dist (mel, active)"),
         Figure("style_ratio_cnn", "style dist (CNN Gram)"),
         Figure("onset_corr", "onset corr", higher_is_better=True, plot=True),
         Figure("energy_corr", "energy corr", higher_is_better=True),
