@@ -106,8 +106,12 @@ def whole_process(model: Path, seconds: float) -> dict:
             "rtf_reported": summary["rtf"]}  # fmt: skip
 
 
-def heldout_bits(weights: WaveNetWeights, seconds: float, data: Path) -> dict:
-    """Teacher-forced bits/sample of the native kernel over held-out files (per-sample labels)."""
+def heldout_bits(weights: WaveNetWeights, seconds: float, data: Path, shift: int = 0) -> dict:
+    """Teacher-forced bits/sample of the native kernel over held-out files (per-sample labels).
+
+    ``shift`` moves every chord label's root by that many semitones (a wrong chord): the rise in
+    bits/sample over the true labels is how much the model uses its conditioning.
+    """
     d = np.load(data)
     x, chord, inst, files = d["x"], d["chord"], d["inst"], d["files"]
     manifest = json.loads((data.parent / "manifest.json").read_text())
@@ -124,7 +128,7 @@ def heldout_bits(weights: WaveNetWeights, seconds: float, data: Path) -> dict:
         labels = chord[lo + 1 : hi]
         cuts = np.flatnonzero(np.diff(labels)) + 1
         for a, b in zip(np.r_[0, cuts], np.r_[cuts, len(labels)], strict=True):
-            c = int(labels[a])
+            c = (int(labels[a]) + 2 * shift) % 24
             k.set_cond(weights.cond_bias(Chord(c // 2, QUALITIES[c % 2]), weights.instruments[int(inst[lo])]))
             k.forward(np.ascontiguousarray(x[lo + a : lo + b]), logits[a:b])
         lg = logits[rf:].astype(np.float64)
@@ -143,6 +147,32 @@ def heldout_bits(weights: WaveNetWeights, seconds: float, data: Path) -> dict:
         "seconds_per_file": seconds,
         "by_group": {g: float(np.mean(v)) for g, v in per_group.items()},
     }
+
+
+def marginal_bits(data: Path) -> float:
+    """Bits/sample of a context-free model: the entropy of the held-out class histogram."""
+    x = np.load(data)["x"]
+    p = np.bincount(x, minlength=256) / len(x)
+    p = p[p > 0]
+    return float(-(p * np.log2(p)).sum())
+
+
+def data_pitch_accuracy(data: Path, seconds: float) -> dict:
+    """The pitch metric on real held-out renders (the first ``seconds`` after every onset): how
+    well the chroma test itself does on audio that is right by construction."""
+    from rtaudio.tasks.generate import mu_law_decode, top_pitch_classes
+
+    d = np.load(data)
+    x, chord = d["x"], d["chord"]
+    hits = n = 0
+    for o in d["onsets"]:
+        seg = x[o : o + round(seconds * RATE)]
+        if len(seg) < seconds * RATE:
+            continue
+        c = int(chord[o + 1])
+        hits += top_pitch_classes(mu_law_decode(seg), RATE) == Chord(c // 2, QUALITIES[c % 2]).pitch_classes
+        n += 1
+    return {"accuracy": hits / n, "takes": n, "seconds": seconds}
 
 
 def main() -> None:
@@ -194,6 +224,10 @@ def main() -> None:
     if "nll" not in skip and a.data.exists():
         print("held-out NLL ...", flush=True)
         report["heldout"] = heldout_bits(w, a.nll_seconds, a.data)
+        wrong = heldout_bits(w, a.nll_seconds, a.data, shift=5)
+        report["heldout"]["bits_per_sample_wrong_chord"] = wrong["bits_per_sample"]
+        report["heldout"]["marginal_bits"] = marginal_bits(a.data)
+        report["data_pitch_accuracy"] = data_pitch_accuracy(a.data, 1.0)  # every chord is held >= 1.2 s
     if "pitch" not in skip:
         temps = [float(t) for t in a.temperatures.split(",")] if a.temperatures else [None]
         report["pitch"] = []
@@ -222,7 +256,10 @@ def print_report(r: dict) -> None:
         print(f"whole process: RTF {wp['rtf_cpu']:.3f} (CPU) {wp['rtf_wall']:.3f} (wall)")
         print(f"native / reference {s['native_vs_reference']:.1f}x, native / naive {s['native_vs_naive']:.0f}x")
     if "heldout" in r:
-        print(f"held-out {r['heldout']['bits_per_sample']:.3f} bits/sample {r['heldout']['by_group']}")
+        h = r["heldout"]
+        print(f"held-out {h['bits_per_sample']:.3f} bits/sample {h['by_group']}; wrong chord "
+              f"{h['bits_per_sample_wrong_chord']:.3f}; context-free {h['marginal_bits']:.3f}")  # fmt: skip
+        print(f"pitch metric on real held-out renders: {r['data_pitch_accuracy']['accuracy']:.1%}")
     for p in r.get("pitch", []):
         wrong = [c["chord"] + "->" + "".join(c["top3"]) for c in p["chords"] if not c["ok"]]
         print(f"pitch {p['instrument']:8s} T={p['temperature']}: {p['accuracy']:.1%}  wrong: {' '.join(wrong)}")
