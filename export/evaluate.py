@@ -27,6 +27,7 @@ import soxr
 from export.checkpoint import upsample_kernel
 from export.data import DATA_DIR, degrade, linear_up, sinc_up
 from rtaudio.metrics import lsd, lsd_hf, snr
+from rtaudio.metrics_band import band_realness, visqol_audio, visqol_available, whistle_db, whistle_excess_db
 
 PAIRS = [(16000, 48000), (24000, 48000), (8000, 16000)]
 
@@ -67,17 +68,36 @@ def low_inputs(refs: list[np.ndarray], in_rate: int, out_rate: int, protocol: st
     return lows
 
 
-def scores(refs: list[np.ndarray], ests: list[np.ndarray], in_rate: int, out_rate: int) -> dict[str, float]:
+def scores(
+    refs: list[np.ndarray], ests: list[np.ndarray], in_rate: int, out_rate: int, perceptual: bool = False
+) -> dict[str, float]:
     rows = [(lsd(r, e), lsd_hf(r, e, out_rate, in_rate), snr(r, e)) for r, e in zip(refs, ests, strict=True)]
     m = np.mean(np.array(rows), axis=0)
     # The mean of per-file dB is dominated by files that are already band-limited (sinc is
     # near-perfect there), so the median is reported beside it.
     med = float(np.median([r[2] for r in rows]))
-    return {
+    out = {
         "lsd": round(float(m[0]), 3),
         "lsd_hf": round(float(m[1]), 3),
         "snr": round(float(m[2]), 2),
         "snr_median": round(med, 2),
+    }
+    return out | (band_scores(refs, ests, in_rate, out_rate) if perceptual else {})
+
+
+def band_scores(refs: list[np.ndarray], ests: list[np.ndarray], in_rate: int, out_rate: int) -> dict[str, float]:
+    """ViSQOL v3 audio mode (None without visqol-python), and the added band's realness and whistles
+    (rtaudio.metrics_band). The held-out files are 0.5-1.5 s, shorter than ViSQOL's patches need, so
+    ViSQOL and the whistles (a long-term spectrum) see all files joined; the band classifier runs per file."""
+    edge = in_rate / 2
+    real = [band_realness(r, e, out_rate, edge) for r, e in zip(refs, ests, strict=True)]
+    ref_all, est_all = np.concatenate(refs), np.concatenate(ests)
+    return {
+        "visqol": round(visqol_audio(ref_all, est_all, out_rate), 3) if visqol_available() else None,
+        "band_real_acc": round(float(np.nanmean(real)), 3),
+        "whistle_db": round(whistle_db(est_all, out_rate, edge)[0], 1),
+        "whistle_ref_db": round(whistle_db(ref_all, out_rate, edge)[0], 1),
+        "whistle_excess_db": round(whistle_excess_db(ref_all, est_all, out_rate, edge)[0], 1),
     }
 
 
@@ -116,6 +136,7 @@ def evaluate(
     limit: int | None = None,
     schedules: dict[str, list[float]] | None = None,
     corpus: str = "klettres",
+    perceptual: bool = False,
 ) -> dict:
     result: dict = {
         "heldout": f"{corpus} test part: languages de, pt_BR, uk (+ asterisk G.722 prompts for 8->16 without --limit)",
@@ -127,21 +148,37 @@ def evaluate(
         res = result["pairs"].setdefault(key, {"files": len(refs), "seconds": round(sum(map(len, refs)) / out_rate)})
         for proto in protocols:
             lows = low_inputs(refs, in_rate, out_rate, proto)
+            sinc = [sinc_up(x, in_rate, out_rate) for x in lows]
+            linear = [linear_up(x, in_rate, out_rate) for x in lows]
             row: dict = {
-                "sinc": scores(refs, [sinc_up(x, in_rate, out_rate) for x in lows], in_rate, out_rate),
-                "linear": scores(refs, [linear_up(x, in_rate, out_rate) for x in lows], in_rate, out_rate),
+                "sinc": scores(refs, sinc, in_rate, out_rate, perceptual),
+                "linear": scores(refs, linear, in_rate, out_rate, perceptual),
             }
             for n, (outs, rtf) in run_model(model, lows, in_rate, out_rate, steps, schedules).items():
-                row[f"model_{n}step"] = scores(refs, outs, in_rate, out_rate) | {"rtf_offline": round(rtf, 3)}
+                row[f"model_{n}step"] = scores(refs, outs, in_rate, out_rate, perceptual) | {
+                    "rtf_offline": round(rtf, 3)
+                }
             print(key, proto, json.dumps(row), flush=True)
             res[proto] = row
     return result
 
 
 def table(result: dict) -> str:
+    extra = [
+        k
+        for k in ("visqol", "band_real_acc", "whistle_db", "whistle_ref_db", "whistle_excess_db")
+        if any(
+            k in s
+            for res in result["pairs"].values()
+            for row in res.values()
+            if isinstance(row, dict)
+            for s in row.values()
+        )
+    ]
     lines = [
-        "| pair | protocol | method | LSD | LSD-HF | SNR dB (mean) | SNR dB (median) |",
-        "| --- | --- | --- | --- | --- | --- | --- |",
+        "| pair | protocol | method | LSD | LSD-HF | SNR dB (mean) | SNR dB (median) |"
+        + "".join(f" {k} |" for k in extra),
+        "| --- | --- | --- | --- | --- | --- | --- |" + " --- |" * len(extra),
     ]
     for key, res in result["pairs"].items():
         for proto, row in res.items():
@@ -150,6 +187,7 @@ def table(result: dict) -> str:
             for name, s in row.items():
                 lines.append(
                     f"| {key} | {proto} | {name} | {s['lsd']} | {s['lsd_hf']} | {s['snr']} | {s['snr_median']} |"
+                    + "".join(f" {s.get(k)} |" for k in extra)
                 )
     return "\n".join(lines)
 
@@ -163,9 +201,14 @@ def main() -> None:
     ap.add_argument("--corpus", default="klettres", help="corpus under data/corpus (default klettres)")
     ap.add_argument("--schedules", type=Path, help="schedules JSON (for .pt models without a card)")
     ap.add_argument("--out", type=Path)
+    ap.add_argument(
+        "--perceptual",
+        action="store_true",
+        help="also ViSQOL v3 audio mode (visqol-python; seconds per file), the band classifier and whistle peaks",
+    )
     a = ap.parse_args()
     sched = json.loads(a.schedules.read_text())["schedules"] if a.schedules else None
-    result = evaluate(a.model, a.steps, a.protocol, a.limit, sched, a.corpus)
+    result = evaluate(a.model, a.steps, a.protocol, a.limit, sched, a.corpus, a.perceptual)
     print(table(result))
     if a.out:
         a.out.write_text(json.dumps(result, indent=1) + "\n")

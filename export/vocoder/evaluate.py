@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import time
 from pathlib import Path
 
@@ -23,11 +24,14 @@ import numpy as np
 from export.vocoder.data import heldout_set
 from rtaudio.api import processor_for
 from rtaudio.engine.processor import process_offline
+from rtaudio.engine.stream import StreamProcessor, stream_whole
 from rtaudio.metrics_vocode import log_mel_l1, mrstft_distance, pesq_wb
 from rtaudio.registry import build_plan
 from rtaudio.tasks.mel import MelSpec, log_mel, mel_bands, mel_filters, window
 from rtaudio.tasks.spectral import mel_griffin_lim
 from rtaudio.tasks.vocode import AudioVocodeKernel
+from rtaudio.tasks.vocode_stream import DEFAULTS as STREAM_DEFAULTS
+from rtaudio.tasks.vocode_stream import StreamingAudioVocoder
 
 GRIFFIN_LIM_ITERS = 32
 
@@ -120,27 +124,64 @@ def stream(
     model: Path, steps: int, audio: np.ndarray, rate: int, threads: int | None, phase_iters: int | None = None
 ) -> tuple[np.ndarray, dict]:
     """Stream ``audio`` through the engine in 10 ms blocks; output and timing."""
-    plan = build_plan("vocode", str(model), rate, steps=steps, threads=threads)
+    plan = build_plan("vocode", str(model), rate, steps=steps, threads=threads, options={"synthesis": "window"})
     if phase_iters is not None:
         plan.kernel.vocoder.phase_iters = phase_iters
-    proc = processor_for(plan)
+    out, timing = timed(processor_for(plan), audio, rate)
+    return out, {"steps": steps, "phase_iters": plan.kernel.vocoder.phase_iters, **timing, "threads": threads}
+
+
+def timed(proc, audio: np.ndarray, rate: int) -> tuple[np.ndarray, dict]:
+    """Stream ``audio`` through an engine in 10 ms blocks, as a host would; output and timing."""
     block = rate // 100
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     out = [proc.process(audio[i : i + block]) for i in range(0, len(audio), block)]
     out.append(proc.flush())
-    wall = time.perf_counter() - t0
+    wall, cpu = time.perf_counter() - t0, time.process_time() - c0
     secs = len(audio) / rate
     timing = {
-        "steps": steps,
-        "phase_iters": plan.kernel.vocoder.phase_iters,
         "rtf": round(proc.stats.compute_seconds / secs, 4),
+        # CPU seconds of this process per audio second: what the work costs, whatever else runs on the machine
+        "rtf_cpu": round(cpu / secs, 4),
         "rtf_wall": round(wall / secs, 4),
         "chunk_ms": round(proc.chunk_seconds * 1e3, 1),
         "chunk_p99_ms": round(proc.stats.percentile_ms(99), 1),
         "latency_ms": round(proc.latency_seconds * 1e3, 1),
-        "threads": threads,
     }
     return np.concatenate(out), timing
+
+
+def streaming_rows(
+    card: dict, clips: dict[str, np.ndarray], long: np.ndarray, look_aheads: list[int], iters: list[int]
+) -> list[dict]:
+    """The streaming phase retrieval (:mod:`rtaudio.tasks.vocode_stream`) per look-ahead and
+    iteration count: quality of its whole-signal run (what the stream outputs, bit for bit) and
+    RTF streamed through the engine in 10 ms blocks."""
+    spec = MelSpec(**card["mel"])
+    base = {k: v for k, v in card.get("streaming_phase", {}).items() if k in STREAM_DEFAULTS}
+    rows = []
+    for la in look_aheads:
+        for it in iters:
+            kernel = StreamingAudioVocoder(spec, {**base, "look_ahead": la, "iters": it})
+            scores = []
+            for x in clips.values():
+                y = stream_whole(kernel, x)
+                scores.append((pesq_wb(x, y, spec.sample_rate), log_mel_l1(x, y, spec), mrstft_distance(x, y)))
+            p, m, r = np.array(scores).T
+            _, timing = timed(StreamProcessor(kernel), long, spec.sample_rate)
+            rows.append(
+                {
+                    "look_ahead": la,
+                    "iters": it,
+                    "pesq_wb": round(float(p.mean()), 3),
+                    "pesq_wb_min": round(float(p.min()), 3),
+                    "log_mel_l1": round(float(m.mean()), 4),
+                    "mrstft": round(float(r.mean()), 4),
+                    **timing,
+                }
+            )
+            print(rows[-1], flush=True)
+    return rows
 
 
 def parity_db(model: Path, steps: int, audio: np.ndarray, rate: int, threads: int | None) -> float:
@@ -166,11 +207,20 @@ def main() -> None:
     ap.add_argument(
         "--phase-iters", type=int, nargs="*", default=[0, 8, 32], help="extra 0-step rows with other Griffin-Lim counts"
     )
+    ap.add_argument(
+        "--look-ahead", type=int, nargs="*", default=[0, 1, 2, 3, 4, 6], help="streaming rows: look-ahead frames"
+    )
+    ap.add_argument("--stream-iters", type=int, nargs="*", default=None, help="streaming rows: iterations (card's)")
+    ap.add_argument("--only-streaming", action="store_true", help="the streaming table and the 0-step window row")
     a = ap.parse_args()
     card = json.loads(a.model.with_suffix(".json").read_text())
     rate = int(card["sample_rate"])
     clips = heldout_set(rate, a.files, part=a.part)
+    if a.only_streaming:
+        a.steps, a.phase_iters = [0], []
+    long = np.concatenate(list(clips.values()))[: int(a.rtf_seconds * rate)]
     result: dict = {
+        "load_average_start": [round(v, 2) for v in os.getloadavg()],
         "heldout": f"{len(clips)} files, {sum(map(len, clips.values())) / rate:.1f} s of klettres de/pt_BR/uk "
         f"({a.part} part)",
         "by_steps": [],
@@ -179,6 +229,13 @@ def main() -> None:
         clips, MelSpec(**card["mel"]), int(card.get("phase_iters", 0)), float(card.get("phase_momentum", 0.0))
     )
     print(result["baselines"])
+    iters = a.stream_iters or [int(card.get("streaming_phase", {}).get("iters", STREAM_DEFAULTS["iters"]))]
+    result["streaming"] = {
+        "note": "streaming phase retrieval (RTISI-LA, mel-consistent): look-ahead frames of 12.5 ms; latency = "
+        "(4 + look-ahead) * 12.5 ms at 24 kHz; quality of the stream's output (its whole-signal run), RTF streamed",
+        "rows": streaming_rows(card, clips, long, a.look_ahead, iters),
+    }
+    a.out.write_text(json.dumps(result, indent=1) + "\n")  # the headline table survives a later failure
     for n in a.steps:
         row = quality(a.model, n, clips, a.threads)
         print(row)
@@ -193,9 +250,8 @@ def main() -> None:
         if earning
         else f"0 steps: no step count beat the 0-step predictor by >= {a.min_gain} PESQ on held-out speech"
     )
-    long = np.concatenate(list(clips.values()))[: int(a.rtf_seconds * rate)]
     result["rtf"] = []
-    for n in sorted({0, 6, result["steps_default"]}):
+    for n in sorted({0, result["steps_default"]} | (set() if a.only_streaming else {6})):
         _, timing = stream(a.model, n, long, rate, a.threads)
         result["rtf"].append(timing)
         print(timing)
@@ -208,8 +264,10 @@ def main() -> None:
         result["rtf_faithful_speed_only"] = {**timing, "note": "untrained paper-size WaveGrad graph: speed only"}
         print(result["rtf_faithful_speed_only"])
     some = long[: 4 * rate]
-    result["streaming_parity_db"] = {str(n): parity_db(a.model, n, some, rate, a.threads) for n in (0, 6)}
+    parity_steps = (0,) if a.only_streaming else (0, 6)
+    result["streaming_parity_db"] = {str(n): parity_db(a.model, n, some, rate, a.threads) for n in parity_steps}
     print(result["streaming_parity_db"])
+    result["load_average_end"] = [round(v, 2) for v in os.getloadavg()]
     a.out.write_text(json.dumps(result, indent=1) + "\n")
 
 

@@ -150,6 +150,7 @@ class BenchClip:
     source: np.ndarray  # at the input rate: fed to the engine
     reference: np.ndarray  # at the output rate
     group: str = "speech"  # material class, reported apart (speech, music, ...)
+    cheap: bool = False  # --quick: figures that cost seconds per clip (ViSQOL) are skipped (None)
 
 
 class Task:

@@ -74,7 +74,8 @@ class UpsampleTask(Task):
     baselines = ("sinc", "linear")
     # LSD rewards any high-band energy (linear's imaging beats sinc): SNR keeps it honest, and ViSQOL,
     # the real-vs-generated band classifier and the long-term-spectrum peaks see what both miss
-    # (rtaudio.metrics_band). ViSQOL is an optional extra: without it the figure is None, its header says why.
+    # (rtaudio.metrics_band). ViSQOL is an optional extra: without it the figure is None, its header says why;
+    # it costs seconds per clip, so --quick leaves it out.
     figures = (
         Figure("lsd", "LSD", plot=True),
         Figure("lsd_hf", "LSD-HF"),
@@ -215,10 +216,12 @@ class UpsampleTask(Task):
         from rtaudio import metrics
 
         ref, rate, edge = clip.reference, pair[1], pair[0] / 2
-        try:
-            visqol = metrics_band.visqol_audio(ref, estimate, rate) if pair[1] > pair[0] else None
-        except ImportError:  # an optional extra (rtaudio[bench]); the figure's header says so
-            visqol = None
+        # ViSQOL costs seconds per clip: --quick (clip.cheap) leaves it None, as does a missing extra
+        visqol = (
+            None
+            if clip.cheap or not metrics_band.visqol_available()
+            else metrics_band.visqol_audio(ref, estimate, rate)
+        )
         return {
             "lsd": metrics.lsd(ref, estimate),
             "lsd_hf": metrics.lsd_hf(ref, estimate, rate, pair[0]),
