@@ -9,10 +9,13 @@ Measurement (the bench, ``rtaudio style --json``, the tests):
 
 - *style distance*: the Frobenius distance between Gram matrices of a feature set that no
   network here is optimised with: 64-band log-mel frames (n_fft 1024, hop 256) of the
-  loudness-normalised signal (:func:`mel_gram`); a second, a random conv net of another seed,
-  width and resolution than the loss networks (:func:`cnn_gram`), is reported beside it.
-  Reported as the ratio ``d(output, style) / d(content, style)``: below 1, the output is
-  nearer the style than the content was;
+  loudness-normalised signal (:func:`mel_gram`), over all frames and over the content's active
+  frames only (filling the content's silences with texture moves the first a lot); a second
+  feature set, a random conv net of another seed, width and resolution than the loss networks
+  (:func:`cnn_gram`), is reported beside it. Reported as the ratio
+  ``d(output, style) / d(content, style)``: below 1, the output is nearer the style than the
+  content was. :func:`spectrum_match` (a static EQ to the style's long-term spectrum) is the
+  baseline a style method must beat;
 - *content preservation*: Pearson correlation of the spectral-flux onset envelopes (and of the
   frame log-energy envelopes) of output and content; STOI of the output against the content.
 """
@@ -219,6 +222,15 @@ class StyleNetwork:
     (periodic Hann); the network maps ``log1p(|X|)`` to the output's log-magnitude, which takes
     the input's phase; synthesis is Hann overlap-add with gain 1.5 (hop = n_fft / 4). Output
     sample ``i`` of the synthesis lines up with input sample ``i - (n_fft - hop)``: the delay.
+
+    Parameters
+    ----------
+    model_path
+        The ``.onnx`` graph; its card (beside it) is loaded and sha256-checked.
+    backend
+        ONNX Runtime provider (``"cpu"``, ``"cuda"``, ``"tensorrt"``).
+    threads
+        Intra-op threads; ``None``: the card's ``threads_default`` (1: one frame per call).
     """
 
     def __init__(self, model_path: Path, backend: str = "cpu", threads: int | None = None) -> None:
@@ -430,6 +442,10 @@ def style_reference(model: ModelInfo) -> tuple[np.ndarray, int]:
 
 class StyleTask(Task):
     """``--task style``: a feed-forward style network (one style per model), streamed in the STFT domain.
+
+    At the model's rate the plan runs :class:`StyleKernel`; at 2x or 3x it (32/48 kHz devices)
+    :class:`ResampledStyleKernel`, both stream kernels; at any other rate, the windowed
+    reference behind soxr (more latency; a note says so).
 
     The bench feeds held-out speech (the shipped evaluation clips, languages not trained on)
     and judges each output against the content (onset/energy correlation, STOI) and against the
