@@ -497,8 +497,9 @@ class StyleTask(Task):
 
     # -- bench --------------------------------------------------------------------------
     def bench_pairs(self, models: Sequence[ModelInfo]) -> list[tuple[int, int]]:
+        # the model's own rate, and 3x it (a 48 kHz device: the resampling stream kernel)
         rates = sorted({int(m.card["sample_rate"]) for m in models if "sample_rate" in m.card}) or [16000]
-        return [(rate, rate) for rate in rates]
+        return [(r, r) for r in rates] + [(3 * r, 3 * r) for r in rates]
 
     def bench_clips(self, pair: tuple[int, int], count: int | None, seconds: float | None) -> list[BenchClip]:
         from rtaudio.tasks.upsample import eval_clips
