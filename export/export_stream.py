@@ -137,7 +137,12 @@ def main() -> None:
         "what": "cached-convolution step graph of the same network: (cond, x_t, sigma, cutoff, state_in, state_h,"
         " state_hp) -> (high_band, *_next states); blocks of whole s2d frames, band returned net_delay_samples late",
         "net_delay_samples": stream.delay,
-        "steps": "any: refiner steps cascade one step-graph instance each (net_delay_samples more latency per step)",
+        "steps": "the stream kernel serves any step count: each refiner step cascades one more step-graph instance"
+        " (own state, noise keyed to its absolute position), net_delay_samples more latency per step; the latency"
+        " table is for the default 0 steps",
+        "rates": "native: the card's band rates in; 48 kHz out, other output rates (8->16, --out-rate 44100) through a"
+        " streaming FIR equal to soxr VHQ. A source stored at a rate other than its band (--in-rate below the file's"
+        " rate) is served by the window kernel",
         "hop_ms": a.hop_ms,
         "threads": a.threads,
         "parity": {"bandnet_vs_shipped_graph": diff, **parity},

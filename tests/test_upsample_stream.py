@@ -48,7 +48,8 @@ def test_stream_equals_whole_signal_window_kernel(in_rate, out_rate):
     y = stream_whole(k, x)
     ref = process_offline(NeuralUpsampleKernel(DEFAULT_MODEL, in_rate, out_rate, seed=3), x)
     assert len(y) == len(ref) == out_length(len(x), in_rate, out_rate)
-    assert snr_db(ref, y) >= 100.0
+    # the floor is 100 dB; measured 155-161 dB, and a 0.1 % gain error already costs 117 dB
+    assert snr_db(ref, y) >= 130.0
 
 
 def test_refiner_steps_cascade_equals_window_kernel():

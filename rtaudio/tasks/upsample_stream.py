@@ -68,9 +68,10 @@ def soxr_taps(in_rate: int, out_rate: int) -> tuple[np.ndarray, int, int]:
 
     soxr maps every block of ``M`` input samples to ``L`` output samples
     (``M / L = in_rate / out_rate`` in lowest terms) linearly and the same way for every block,
-    so its impulse responses at the ``M`` input phases define it: output block ``m`` is
-    ``sum_b taps[p, :, b] * x[(m - first_lag - b) * M + p]``. ``first_lag`` is negative: the
-    filter's lookahead, in blocks.
+    so its impulse responses at the ``M`` input phases define it: output block ``o`` is the sum
+    over input phases ``p`` and lags ``b`` of ``taps[p, :, b - first_lag] * x[(o - b) * M + p]``.
+    ``first_lag`` is negative: the filter's lookahead, in blocks. Measured against
+    ``soxr.resample`` of whole zero-padded signals: equal to float32 rounding (148-160 dB).
     """
     g = gcd(in_rate, out_rate)
     m, n_l = in_rate // g, out_rate // g
