@@ -61,6 +61,16 @@ def envelope_maps(card: dict, model_path: Path) -> dict[int, envelope.EnvelopeMa
         raise ModelFileError(f"{path.name}: envelope maps unreadable ({' '.join(str(exc).split())})") from None
 
 
+def band_gain(card: dict, in_rate: int, out_rate: int) -> float:
+    """The card's calibrated high-band gain for a pair (a pair without its own: its input rate's).
+
+    Calibrated per rate pair on held-out data (the LSD vs SNR trade-off); 8 -> 48 shares 8 -> 16's.
+    """
+    gains = card.get("hb_gain", {})
+    same_in = [v for k, v in gains.items() if k.startswith(f"{in_rate}->")]
+    return float(gains.get(f"{in_rate}->{out_rate}", same_in[0] if same_in else 1.0))
+
+
 def context_for(card: dict, in_rate: int, out_rate: int, shaper_margin: int = 0) -> int:
     """One-sided context in input samples so a cropped window equals whole-signal output.
 
@@ -121,9 +131,7 @@ class NeuralUpsampleKernel:
         self._cutoff = np.array([in_rate / 2], dtype=np.float32)
         # High-band gain calibrated per rate pair on held-out data (LSD vs SNR trade-off).
         # A pair without its own value (8 -> 48) shares the one calibrated for its input rate.
-        gains = self.card.get("hb_gain", {})
-        same_in = [v for k, v in gains.items() if k.startswith(f"{in_rate}->")]
-        self.gain = float(gains.get(f"{in_rate}->{out_rate}", same_in[0] if same_in else 1.0))
+        self.gain = band_gain(self.card, in_rate, out_rate)
 
     def run(self, window: np.ndarray, start: int) -> np.ndarray:
         """window: float32 (channels, n) at in_rate; start: absolute index of window[:, 0].

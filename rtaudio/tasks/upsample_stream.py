@@ -41,7 +41,7 @@ from rtaudio.backends import open_model
 from rtaudio.engine.contracts import rate_quantum, round_up
 from rtaudio.engine.noise import position_noise
 from rtaudio.tasks import envelope
-from rtaudio.tasks.neural_upsample import MODEL_RATE, SIGMA_PURE, envelope_maps
+from rtaudio.tasks.neural_upsample import MODEL_RATE, SIGMA_PURE, band_gain, envelope_maps
 
 __all__ = ["DEFAULT_HOP_MS", "STATE_NAMES", "StreamingUpsampleKernel", "band_gain", "soxr_taps", "stream_kernel"]
 
@@ -53,13 +53,6 @@ STEP_OUTPUTS = ("high_band", *(f"{n}_next" for n in STATE_NAMES))
 DEFAULT_HOP_MS = 10.0
 #: soxr taps smaller than this (relative to the largest) are dropped: >= 180 dB below the signal
 TAP_FLOOR = 1e-9
-
-
-def band_gain(card: dict, in_rate: int, out_rate: int) -> float:
-    """The card's calibrated high-band gain for a pair (a pair without its own: its input rate's)."""
-    gains = card.get("hb_gain", {})
-    same_in = [v for k, v in gains.items() if k.startswith(f"{in_rate}->")]
-    return float(gains.get(f"{in_rate}->{out_rate}", same_in[0] if same_in else 1.0))
 
 
 @lru_cache(maxsize=16)
