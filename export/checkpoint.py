@@ -14,10 +14,8 @@ import numpy as np
 import torch
 
 from export.models import BandNet, NetConfig
+from rtaudio.rates import BAND_EXTENSION_PAIRS
 from rtaudio.tasks.neural_upsample import MODEL_RATE, NeuralUpsampleKernel
-
-#: rate pairs every band-extension checkpoint is trained for
-CHECKPOINT_PAIRS = [[8000, 48000], [16000, 48000], [24000, 48000], [8000, 16000]]
 
 
 class TorchNetwork:
@@ -47,7 +45,7 @@ def checkpoint_card(path: Path, checkpoint: dict[str, Any]) -> dict[str, Any]:
         "receptive_field": 2 * cfg.receptive_half() + 1,
         "schedules": checkpoint.get("schedules", {"0": []}),
         "steps_default": 0,
-        "rate_pairs": CHECKPOINT_PAIRS,
+        "rate_pairs": [list(p) for p in BAND_EXTENSION_PAIRS],
     }
     if (path.parent / "envelope.npz").exists():
         card["envelope"] = {"file": "envelope.npz"}

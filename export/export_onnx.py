@@ -24,10 +24,9 @@ import torch
 
 from export.models import BandNet, NetConfig
 from rtaudio.cards import sha256_file
+from rtaudio.rates import BAND_EXTENSION_PAIRS
 from rtaudio.tasks import envelope as envelope_filter
 from rtaudio.tasks.neural_upsample import context_for
-
-RATE_PAIRS = [[16000, 48000], [24000, 48000], [8000, 48000], [8000, 16000]]
 
 
 def load_checkpoint(path: Path) -> tuple[BandNet, dict]:
@@ -104,7 +103,7 @@ def main() -> None:
         "name": a.name,
         "task": "upsample",
         "model_rate": 48000,
-        "rate_pairs": RATE_PAIRS,
+        "rate_pairs": [list(p) for p in BAND_EXTENSION_PAIRS],
         "params": int(ck["params"]),
         "architecture": {
             "kind": "band-extension network (NU-Wave-style residual stack) predicting the missing band;"
@@ -145,7 +144,7 @@ def main() -> None:
         }
         maps = envelope_filter.load_maps(shipped)
         margins = {rate: envelope_filter.margin_samples(m) for rate, m in maps.items()}
-    card["context_in"] = {f"{i}->{o}": context_for(card, i, o, margins.get(i, 0)) for i, o in RATE_PAIRS}
+    card["context_in"] = {f"{i}->{o}": context_for(card, i, o, margins.get(i, 0)) for i, o in BAND_EXTENSION_PAIRS}
     # Right context is the engine's lookahead: the model's share of algorithmic latency.
     card["context_ms"] = {k: round(1000 * v / int(k.split("->")[0]), 1) for k, v in card["context_in"].items()}
     if a.rtf:

@@ -21,15 +21,12 @@ import soundfile as sf
 import soxr
 
 from rtaudio import metrics_band
+from rtaudio.rates import EVAL_RATE, UPSAMPLE_BENCH_PAIRS
 from rtaudio.tasks.resample import LinearKernel, SincKernel, adapt
 from rtaudio.tasks.task import BenchClip, Figure, ModelError, ModelInfo, Plan, Request, Task, check_rate
 
 #: output rate of the baselines when neither the user nor a model says otherwise
 DEFAULT_BASELINE_OUT_RATE = 48000
-#: (input rate, output rate) the bench covers: wideband, super-wideband and narrowband restoration
-BENCH_PAIRS: tuple[tuple[int, int], ...] = ((16000, 48000), (24000, 48000), (8000, 16000))
-#: rate of the shipped evaluation clips (held-out full-band speech)
-EVAL_RATE = 48000
 
 
 def eval_dir() -> Path:
@@ -207,7 +204,7 @@ class UpsampleTask(Task):
 
     # -- bench --------------------------------------------------------------------------
     def bench_pairs(self, models: Sequence[ModelInfo]) -> list[tuple[int, int]]:
-        return list(BENCH_PAIRS)
+        return list(UPSAMPLE_BENCH_PAIRS)
 
     def bench_clips(self, pair, count, seconds):
         return eval_clips(pair[0], pair[1], count, seconds)
