@@ -104,9 +104,11 @@ def fast_griffin_lim(
 # ---------------------------------------------------------------------------------------------
 
 
-def _normalised(x: np.ndarray) -> np.ndarray:
+def _normalised(x: np.ndarray, where: np.ndarray | None = None) -> np.ndarray:
+    """``x`` at RMS 0.1 (loudness is not style), measured over the samples ``where`` is true (default all)."""
     x = np.asarray(x, np.float64).ravel()
-    return x / max(float(np.sqrt(np.mean(x**2))), 1e-9) * 0.1  # loudness is not style
+    part = x if where is None else x[where[: len(x)]]
+    return x / max(float(np.sqrt(np.mean(part**2))) if part.size else 0.0, 1e-9) * 0.1
 
 
 @lru_cache(maxsize=8)
@@ -116,8 +118,10 @@ def _metric_mel(rate: int) -> MelSpec:
 
 def mel_gram(audio: np.ndarray, rate: int, mask: np.ndarray | None = None) -> np.ndarray:
     """``(64, 64)`` Gram ``L^T L / frames`` of the log-mel frames ``L`` of the loudness-normalised
-    signal (only the frames where ``mask`` is true, if given)."""
-    frames = log_mel(_normalised(audio), _metric_mel(rate)).astype(np.float64)
+    signal; with a frame ``mask``, over those frames only, loudness measured over them too (so
+    what fills the other frames does not move their level)."""
+    where = None if mask is None else np.repeat(mask, _metric_mel(rate).hop)
+    frames = log_mel(_normalised(audio, where), _metric_mel(rate)).astype(np.float64)
     if mask is not None:
         frames = frames[mask[: len(frames)]]
     return frames.T @ frames / max(len(frames), 1)
