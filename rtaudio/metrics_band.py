@@ -49,11 +49,12 @@ def visqol_available() -> bool:
 _API = None
 
 
-def visqol_audio(ref: np.ndarray, est: np.ndarray, rate: int) -> float:
+def visqol_audio(ref: np.ndarray, est: np.ndarray, rate: int) -> float | None:
     """ViSQOL v3 audio-mode MOS-LQO (1..5, higher is better) of ``est`` against ``ref``.
 
     Signals at another ``rate`` are resampled to 48 kHz (soxr VHQ) first: the audio mode's model
-    is defined there. Raises ``ImportError`` without ``visqol-python``.
+    is defined there. ``None`` for a signal too short for ViSQOL's patches (about 2 s of
+    speech); raises ``ImportError`` without ``visqol-python``.
     """
     global _API
     import soxr
@@ -68,7 +69,12 @@ def visqol_audio(ref: np.ndarray, est: np.ndarray, rate: int) -> float:
         api = VisqolApi()
         api.create(mode="audio")
         _API = api
-    return float(_API.measure_from_arrays(ref, est, VISQOL_RATE).moslqo)
+    try:
+        return float(_API.measure_from_arrays(ref, est, VISQOL_RATE).moslqo)
+    except ValueError as exc:
+        if "minimum patch size" in str(exc):  # too short to score, not an error of the output
+            return None
+        raise
 
 
 def _power_frames(x: np.ndarray, n_fft: int, hop: int) -> np.ndarray:

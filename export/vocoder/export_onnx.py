@@ -208,6 +208,31 @@ def write_card(path: Path, ck: dict, extra: dict, stages: list[dict] | None = No
     return card
 
 
+def streaming_latency(card: dict, quality: dict, mel: dict) -> None:
+    """Where the card makes the streaming phase retrieval the default (``synthesis_default``), its
+    latency (measured on the engine) is the card's, the window path's is kept beside it, and the
+    quality summary is the streaming row at the card's settings."""
+    if card.get("synthesis_default") != "streaming":
+        return
+    from rtaudio.engine.stream import StreamProcessor
+    from rtaudio.tasks.mel import MelSpec
+    from rtaudio.tasks.vocode_stream import DEFAULTS, StreamingAudioVocoder
+
+    spec = MelSpec(**mel)
+    settings = {k: v for k, v in card["streaming_phase"].items() if k in DEFAULTS}
+    proc = StreamProcessor(StreamingAudioVocoder(spec, settings))
+    card["window_latency_ms"] = card["latency_ms"]
+    card["latency_ms"] = proc.latency_samples / spec.sample_rate * 1e3
+    rows = quality.get("streaming", {}).get("rows", [])
+    mine = {**DEFAULTS, **settings}
+    row = next((r for r in rows if (r["look_ahead"], r["iters"]) == (mine["look_ahead"], mine["iters"])), None)
+    if row:
+        card["quality_summary"] = (
+            f"PESQ-wb {row['pesq_wb']:.2f}, log-mel L1 {row['log_mel_l1']:.3f} streaming at {card['latency_ms']:g} ms "
+            f"({card['quality_summary']} on the {card['window_latency_ms']:g} ms window path)"
+        )
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("checkpoint", type=Path, help="a training checkpoint (runs/NAME/last.pt)")
@@ -272,6 +297,7 @@ def main() -> None:
     }
     if a.card_extra:
         extra |= json.loads(a.card_extra.read_text())
+    streaming_latency(extra, quality, spec)
     stages = [stage_record(p) for p in a.stages or []]
     write_card(a.out, ck, extra, stages + [stage_record(a.checkpoint)] if stages else None)
     print(f"wrote {a.out} ({a.out.stat().st_size / 1e6:.2f} MB) and its card")
