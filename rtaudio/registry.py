@@ -15,6 +15,7 @@ from typing import Any
 from rtaudio.cards import CardError, read_card
 from rtaudio.tasks.denoise import DENOISE
 from rtaudio.tasks.generate import GENERATE
+from rtaudio.tasks.style import STYLE
 from rtaudio.tasks.task import MAX_RATE, MIN_RATE, ModelError, ModelInfo, Plan, Request, Task, check_rate
 from rtaudio.tasks.upsample import UPSAMPLE
 from rtaudio.tasks.vocode import VOCODE
@@ -37,7 +38,7 @@ __all__ = [
 ]
 
 #: every task, by its ``--task`` name
-TASKS: dict[str, Task] = {task.name: task for task in (UPSAMPLE, VOCODE, GENERATE, DENOISE)}
+TASKS: dict[str, Task] = {task.name: task for task in (UPSAMPLE, VOCODE, GENERATE, DENOISE, STYLE)}
 
 
 def get_task(name: str) -> Task:

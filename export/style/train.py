@@ -159,7 +159,7 @@ def main(argv: list[str] | None = None) -> None:
             }
             log.write(json.dumps(record) + "\n")
             log.flush()
-            bar.update(task, completed=step, info=f"content {float(lc):.3f} style {float(ls):.3f}")
+            bar.update(task, completed=step, info=f"content {record['content']:.3f} style {record['style']:.3f}")
             if step % args.save_every == 0:
                 save()
     save()

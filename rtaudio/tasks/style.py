@@ -418,14 +418,16 @@ class WholeStream:
 
     def run(self, window: np.ndarray, start: int) -> np.ndarray:
         s, hop = self.stream, self.stream.hop
-        n = window.shape[1]
+        # the stream starts at absolute 0: what lies before it (engine zeros) is not streamed
+        lead = min(max(0, -start), window.shape[1])
+        n = window.shape[1] - lead
         total = -(-(n + s.delay) // hop) * hop
         padded = np.zeros((window.shape[0], total), np.float32)
-        padded[:, :n] = window
+        padded[:, :n] = window[:, lead:]
         s.reset()
         out = np.concatenate([s.process(padded[:, i : i + hop]) for i in range(0, total, hop)], axis=1)
         s.reset()
-        return out[:, s.delay : s.delay + n]
+        return np.concatenate([np.zeros((window.shape[0], lead), np.float32), out[:, s.delay : s.delay + n]], axis=1)
 
 
 # ---------------------------------------------------------------------------------------------
