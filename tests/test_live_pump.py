@@ -49,7 +49,8 @@ def test_output_is_file_mode_delayed_by_reported_latency():
     x = signal(48000)
     y = play(pump, x)
     lat = pump.latency_frames
-    assert lat == pump.proc.latency_samples + pump.proc.hop + BLOCK
+    assert lat == pump.proc.latency_samples + pump.headroom + BLOCK
+    assert pump.headroom == max(pump.proc.hop, round(0.025 * pump.rate))  # one chunk, at least 25 ms
     assert np.all(y[:lat] == 0)
     np.testing.assert_allclose(y[lat:], reference(x)[: len(x) - lat], atol=1e-6)
     assert pump.ring_underflows == pump.ring_overflows == 0
@@ -69,7 +70,7 @@ def test_record_sink_gets_exact_file_mode_output_after_stop():
 def stall_index(pump: EnginePump) -> set[int]:
     """Enough consecutive missed worker turns to drain the primed headroom."""
     first = 200
-    return set(range(first, first + (pump.proc.hop + BLOCK) // BLOCK + 3))
+    return set(range(first, first + (pump.headroom + BLOCK) // BLOCK + 3))
 
 
 def test_underrun_plays_silence_and_holds_latency():

@@ -7,7 +7,7 @@ fills the output ring. The output ring is primed with silence so that the callba
 always finds audio while the engine holds back its constant latency:
 
     latency = engine latency (chunk + crossfade + lookahead)
-            + headroom (one chunk: the worker's time budget for computing it)
+            + headroom (one chunk, at least 25 ms: the worker's time budget for computing it)
             + one device block (the worker sees a block only after its callback)
 
 When the worker falls behind, the callback plays silence for the missing frames (audio
@@ -30,6 +30,8 @@ from rtaudio.engine.ring import RingBuffer
 INPUT_SLACK_SECONDS = 2.0
 #: the largest host block the rings are sized for by default (JACK's usual maximum)
 MAX_BLOCK = 8192
+#: the least compute headroom primed into the output ring, whatever the chunk or hop
+MIN_HEADROOM_SECONDS = 0.025
 #: --adaptive stops growing after this many chunks and drops frames instead
 MAX_GROWTH_CHUNKS = 16
 
@@ -71,7 +73,8 @@ class EnginePump:
         self.sink = sink
         self.max_block = max(int(max_block), int(block))
         self.block = int(block)
-        self.headroom = processor.hop
+        # a stream kernel's hop can be a few ms: less slack than a busy machine's scheduling jitter
+        self.headroom = max(processor.hop, round(MIN_HEADROOM_SECONDS * self.rate))
         self.growths = 0  # chunks added by --adaptive
         self.target_latency = self._base_latency()
         growth_room = MAX_GROWTH_CHUNKS * processor.hop if adaptive else 0
