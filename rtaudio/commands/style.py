@@ -32,7 +32,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("content", metavar="CONTENT", help="the recording whose content (timing, words) is kept")
     p.add_argument("style", metavar="STYLE", help="the recording whose texture and timbre are taken")
     p.add_argument("output", metavar="OUT", help="output audio file (wav, flac, ...)")
-    p.add_argument("--iterations", type=int, default=300, metavar="N", help="Adam steps (default 300)")
+    p.add_argument("--iterations", type=int, default=100, metavar="N", help="Adam steps (default 100)")
     p.add_argument("--style-weight", type=float, default=10.0, metavar="W", help="style loss weight (default 10)")
     p.add_argument("--content-weight", type=float, default=1.0, metavar="W", help="content loss weight (default 1)")
     p.add_argument("--seed", type=int, default=0, metavar="N", help="seed of the random feature net (default 0)")

@@ -100,7 +100,7 @@ class StyleResult:
 def optimise(
     content: np.ndarray,
     style: np.ndarray,
-    iterations: int = 300,
+    iterations: int = 100,
     style_weight: float = 1.0,
     content_weight: float = 1.0,
     seed: int = 0,
