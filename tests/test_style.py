@@ -219,3 +219,18 @@ def test_the_style_command_writes_output_and_json(tmp_path: Path, capsys: pytest
     y, out_rate = sf.read(tmp_path / "o.wav")
     assert out_rate == 16000 and len(y) == len(c) and summary["iterations"] == 5
     assert summary["style_loss_final"] < summary["style_loss_start"]
+
+
+def test_the_shipped_style_files_install_with_the_package() -> None:
+    """Every file of the style model (weights, card, side files) matches the package data."""
+    import fnmatch
+
+    import tomllib
+
+    root = Path(__file__).resolve().parents[1]
+    patterns = tomllib.loads((root / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]["rtaudio"]
+    info = registry.find_model("style", registry.default_model("style", None))
+    card = info.card
+    files = [info.path.name, info.path.with_suffix(".json").name, card["style"]["reference"]["file"]]
+    for name in files:
+        assert any(fnmatch.fnmatch(f"models/{name}", p) for p in patterns), name

@@ -99,18 +99,18 @@ def parity(net: StyleNet, path: Path) -> None:
 
 def write_card(checkpoint: Path, out: Path, fields: dict, style: Path, reference_seconds: float, extra: dict) -> Path:
     """The card beside ``out``: the graph's fields, the training run, the style's reference clip
-    (the first ``reference_seconds`` of the style recording, written beside it as FLAC), sha256s."""
+    (the first ``reference_seconds`` of the style recording, beside it as 16-bit ``.npz``), sha256s."""
     import json
-
-    import soundfile as sf
 
     from export.data import load_audio
     from rtaudio.cards import sha256_file
 
     ck = torch.load(checkpoint, map_location="cpu", weights_only=False)
     rate = fields["sample_rate"]
-    ref_path = out.with_name(out.stem + "_style.flac")
-    sf.write(ref_path, load_audio(style, rate)[: int(reference_seconds * rate)], rate, subtype="PCM_16")
+    # .npz: the package data that installs with the models (``models/*.npz``); 16-bit samples
+    ref_path = out.with_name(out.stem + "_style.npz")
+    clip = load_audio(style, rate)[: int(reference_seconds * rate)]
+    np.savez_compressed(ref_path, audio=np.round(np.clip(clip, -1, 1) * 32767).astype(np.int16), rate=rate)
     meta_path = checkpoint.parent / "meta.json"
     card = {
         "name": out.stem,

@@ -437,13 +437,11 @@ class WholeStream:
 
 def style_reference(model: ModelInfo) -> tuple[np.ndarray, int]:
     """The style recording a model was trained on: its card's ``style.reference`` side file (sha256-checked)."""
-    import soundfile as sf
-
     entry = model.card.get("style", {}).get("reference")
     if model.path is None or not isinstance(entry, dict) or "file" not in entry:
         raise ModelError(f"{model.name}: the card names no style reference recording (style.reference.file)")
-    audio, rate = sf.read(model.path.parent / entry["file"], dtype="float32", always_2d=True)
-    return audio.mean(axis=1), rate
+    with np.load(model.path.parent / entry["file"]) as ref:  # 16-bit samples and their rate
+        return ref["audio"].astype(np.float32) / 32768.0, int(ref["rate"])
 
 
 class StyleTask(Task):
