@@ -6,7 +6,9 @@ from functools import cache
 
 import numpy as np
 import pytest
+import soxr
 
+import rtaudio
 from rtaudio.cards import load_card
 from rtaudio.engine.contracts import StreamKernel, out_length
 from rtaudio.engine.processor import process_offline
@@ -162,3 +164,25 @@ def test_step_graph_equals_torch_stream_and_bandnet():
         torch.set_num_threads(threads)
     assert parity["stream_vs_bandnet"] < 1e-6
     assert parity["graph_vs_stream"] < 1e-6
+
+
+@pytest.mark.parametrize(("source", "band"), [(48000, 16000), (44100, 16000), (48000, 8000)])
+def test_a_source_at_another_rate_streams_and_equals_the_window_path(source: int, band: int) -> None:
+    """A 48 kHz device carrying a 16 kHz band (live mode's usual case) gets the stream kernel too."""
+    from rtaudio.metrics import snr
+    from rtaudio.registry import build_plan
+    from rtaudio.tasks.upsample_stream import SourceResampledStream
+
+    rng = np.random.default_rng(5)
+    x = soxr.resample(0.1 * rng.standard_normal(band), band, source).astype(np.float32)
+    plan = build_plan("upsample", None, source, band, 48000, threads=1)
+    assert isinstance(plan.kernel, SourceResampledStream) and plan.streaming
+    reference = process_offline(plan.reference, x)
+    proc = StreamProcessor(plan.kernel)
+    cuts = np.cumsum(rng.integers(1, 700, size=len(x)))
+    cuts = cuts[cuts < len(x)]
+    streamed = np.concatenate([proc.process(piece) for piece in np.split(x, cuts)] + [proc.flush()])
+    assert len(streamed) == len(reference) == round(len(x) * 48000 / source)
+    assert snr(reference, streamed) >= 130.0
+    window = rtaudio.open("upsample", rate=source, in_rate=band, out_rate=48000, steps=1, threads=1)
+    assert proc.latency_samples <= window.latency_samples + 48000 * 0.01  # about the window path's, not worse

@@ -161,11 +161,11 @@ class UpsampleTask(Task):
     @staticmethod
     def _stream_kernel(model, window, source_rate, band_rate, out_rate, request):
         """The card's streaming graph for this request, or ``None`` (the window kernel serves it)."""
-        if "stream" not in model.card or window.steps != 0 or source_rate != band_rate:
+        if "stream" not in model.card or window.steps != 0:
             return None
-        from rtaudio.tasks.upsample_stream import stream_kernel
+        from rtaudio.tasks.upsample_stream import SourceResampledStream, stream_kernel
 
-        return stream_kernel(
+        kernel = stream_kernel(
             model.card,
             model.path,
             band_rate,
@@ -174,6 +174,12 @@ class UpsampleTask(Task):
             backend=request.backend,
             threads=request.threads,
         )
+        if source_rate == band_rate:
+            return kernel
+        try:  # a source stored at another rate (a 48 kHz device carrying a 16 kHz band)
+            return SourceResampledStream(kernel, source_rate)
+        except ValueError:  # rates whose FIR blocks do not fit the hop: the window path serves them
+            return None
 
     @staticmethod
     def _rate_notes(source_rate: int, band_rate: int) -> list[str]:

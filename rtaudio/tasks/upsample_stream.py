@@ -443,3 +443,41 @@ def stream_kernel(
     return StreamingUpsampleKernel(
         card, model_path, band_rate, out_rate, hop, steps=steps, seed=seed, backend=backend, threads=threads
     )
+
+
+class SourceResampledStream:
+    """The stream kernel fed from a source stored at another rate (a 48 kHz device carrying a 16 kHz band).
+
+    A streaming soxr-equivalent FIR takes the source to the band rate, then the band-rate kernel
+    runs as usual. The FIR's delay is rounded up so that, on the model's 48 kHz timeline, it is a
+    whole number of the periods the kernel's grids repeat with (space-to-depth frames, envelope
+    hops, output FIR blocks): the kernel then sees the band signal shifted by a whole number of
+    grid periods, and its output equals the whole-signal window path (``RateAdapter``) shifted by
+    the declared delay. Latency: the FIR's delay + the kernel's.
+    """
+
+    def __init__(self, inner: StreamingUpsampleKernel, source_rate: int) -> None:
+        self.inner = inner
+        self.in_rate, self.out_rate = int(source_rate), inner.out_rate
+        out_m = 1 if inner.out_rate == MODEL_RATE else soxr_taps(MODEL_RATE, inner.out_rate)[2]
+        grid48 = math.lcm(envelope.HOP, inner.s2d, out_m)
+        self._align = grid48 // gcd(grid48, inner.ratio)  # in band samples
+        probe = _BlockFir(self.in_rate, inner.in_rate, 1, align=self._align)
+        if (inner.hop * self.in_rate) % inner.in_rate or (inner.hop * self.in_rate // inner.in_rate) % probe.m:
+            raise ValueError(f"hop {inner.hop} at {inner.in_rate} Hz is not whole FIR blocks at {self.in_rate} Hz")
+        self.hop = inner.hop * self.in_rate // inner.in_rate
+        self.delay = probe.delay * inner.out_rate // inner.in_rate + inner.delay
+        self.steps = inner.steps
+        self.reset()
+
+    def reset(self) -> None:
+        """Start a new stream at position 0."""
+        self.inner.reset()
+        self._fir: _BlockFir | None = None
+
+    def process(self, block: np.ndarray) -> np.ndarray:
+        """One hop at the source rate -> the kernel's output for it."""
+        if self._fir is None:
+            self._fir = _BlockFir(self.in_rate, self.inner.in_rate, block.shape[0], align=self._align)
+        band = self._fir.process(np.asarray(block, dtype=np.float64)).astype(np.float32)
+        return self.inner.process(band)
