@@ -93,6 +93,7 @@ def main() -> None:
     ap.add_argument("checkpoint", type=Path)
     ap.add_argument("out", type=Path)
     ap.add_argument("--card-extra", type=Path, help="JSON merged into the card (training record, measurements)")
+    ap.add_argument("--bench", type=Path, help="a bench/generate_bench.py report: its figures go into the card")
     a = ap.parse_args()
     net, ck = load_checkpoint(a.checkpoint)
     err = parity(net)
@@ -122,8 +123,36 @@ def main() -> None:
     }  # fmt: skip
     if a.card_extra:
         card |= json.loads(a.card_extra.read_text())
+    if a.bench:
+        card["measured"] = measured_figures(json.loads(a.bench.read_text()))
     weights_of(net).save(a.out, card)
     print(f"wrote {a.out} ({a.out.stat().st_size / 1e6:.2f} MB) and its card")
+
+
+def measured_figures(report: dict) -> dict:
+    """The card's summary of a generate bench report (speed, held-out NLL, pitch correctness)."""
+    out: dict = {"source": "python -m bench.generate_bench", "machine": report["machine"]}
+    if "speed" in report:
+        sp = report["speed"]
+        out["speed"] = {
+            name: {"samples_per_s": round(sp[name]["samples_per_s"], 1), "rtf": round(sp[name]["rtf"], 4)}
+            for name in ("native", "native_avx2", "native_baseline_isa", "numpy_reference", "naive_full_recompute")
+        }
+        out["speed"]["kernel_isa"] = report["kernel_isa"]
+        out["speed"]["native_vs_numpy_reference"] = round(sp["native_vs_reference"], 1)
+        out["speed"]["native_vs_naive"] = round(sp["native_vs_naive"], 0)
+        out["speed"]["whole_process_rtf_cpu"] = round(sp["whole_process"]["rtf_cpu"], 4)
+    if "heldout" in report:
+        h = report["heldout"]
+        out["heldout_bits_per_sample"] = round(h["bits_per_sample"], 4)
+        out["heldout_bits_per_sample_wrong_chord"] = round(h["bits_per_sample_wrong_chord"], 4)
+        out["heldout_by_group"] = {k: round(v, 4) for k, v in h["by_group"].items()}
+        out["context_free_bits_per_sample"] = round(h["marginal_bits"], 4)
+    if "pitch" in report:
+        out["pitch_accuracy"] = {f"{p['instrument']}@T={p['temperature']}": p["accuracy"] for p in report["pitch"]}
+    if "data_pitch_accuracy" in report:
+        out["pitch_metric_on_real_renders"] = report["data_pitch_accuracy"]["accuracy"]
+    return out
 
 
 def macs_per_sample(cfg: WaveNetConfig) -> int:
