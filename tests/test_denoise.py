@@ -28,6 +28,19 @@ def _snr_db(ref: np.ndarray, est: np.ndarray) -> float:
     return float(10 * np.log10(np.sum(ref.astype(np.float64) ** 2) / max(np.sum((ref - est) ** 2), 1e-30)))
 
 
+def _random_blocks(kernel, x: np.ndarray, max_block: int, seed: int) -> np.ndarray:
+    """Stream ``x`` through the engine in random host blocks of 1..max_block frames."""
+    rng = np.random.default_rng(seed)
+    proc = StreamProcessor(kernel)
+    pieces, pos = [], 0
+    while pos < len(x):
+        n = int(rng.integers(1, max_block))
+        pieces.append(proc.process(x[pos : pos + n]))
+        pos += n
+    pieces.append(proc.flush())
+    return np.concatenate(pieces)
+
+
 def test_card_declares_what_the_kernel_runs():
     k = DenoiseKernel(MODEL, threads=1)
     card = json.loads(MODEL.with_suffix(".json").read_text())
@@ -43,15 +56,7 @@ def test_partition_independence_and_whole_signal(noisy):
     k = DenoiseKernel(MODEL, threads=1)
     whole = stream_whole(k, noisy)
     assert whole.shape == noisy.shape
-    rng = np.random.default_rng(0)
-    proc = StreamProcessor(k)
-    pieces, pos = [], 0
-    while pos < len(noisy):
-        n = int(rng.integers(1, 900))
-        pieces.append(proc.process(noisy[pos : pos + n]))
-        pos += n
-    pieces.append(proc.flush())
-    assert np.array_equal(np.concatenate(pieces), whole)  # bit for bit, whatever the host blocks
+    assert np.array_equal(_random_blocks(k, noisy, 900, 0), whole)  # bit for bit, whatever the host blocks
     ref = DenoiseWindow(DenoiseKernel(MODEL, threads=1)).run(noisy[None], 0)[0]
     assert _snr_db(ref, whole) >= 100.0
     assert not np.allclose(whole, noisy, atol=1e-3)  # the model does something
@@ -143,19 +148,11 @@ def test_other_rates_stream_through_the_resampling_adapter(noisy_48k):
     assert plan.streaming and plan.out_rate == 48000
     k = plan.kernel
     whole = stream_whole(k, noisy_48k)
-    rng = np.random.default_rng(3)
-    proc = StreamProcessor(k)
-    pieces, pos = [], 0
-    while pos < len(noisy_48k):
-        n = int(rng.integers(1, 3000))
-        pieces.append(proc.process(noisy_48k[pos : pos + n]))
-        pos += n
-    pieces.append(proc.flush())
-    assert np.array_equal(np.concatenate(pieces), whole)
+    assert np.array_equal(_random_blocks(k, noisy_48k, 3000, 3), whole)
     ref = plan.reference.run(noisy_48k[None], 0)[0]
     mid = slice(4800, len(ref) - 4800)  # soxr's whole-signal edges differ from windowed edges
     assert _snr_db(ref[mid], whole[mid]) >= 100.0
-    assert 1000 * proc.latency_samples / 48000 <= 50.0
+    assert 1000 * StreamProcessor(k).latency_samples / 48000 <= 50.0
 
 
 def test_mix_zero_at_48k_is_the_full_band_input(noisy_48k):
