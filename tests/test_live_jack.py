@@ -78,7 +78,7 @@ def run_live(server: JackServer, args: list[str], seconds: float, signal: np.nda
 ATTEMPTS = 3
 
 
-def compare_with_file_mode(server, args, signal, model, tmp_path, threshold):
+def compare_with_file_mode(server, args, signal, model, tmp_path, threshold, task="upsample"):
     """Run live and compare with file mode; retry only runs during which the server reported xruns.
 
     On the default (asynchronous) server a client that misses a deadline loses that cycle's
@@ -92,7 +92,7 @@ def compare_with_file_mode(server, args, signal, model, tmp_path, threshold):
         summary, tester_run, record = run_live(server, args, 5.0, signal, folder)
         latency = round(summary["latency_ms"] * RATE / 1000)
         lag = measured_lag(tester_run, signal)
-        heard, recorded = aligned_snr(tester_run, latency, record, signal, model, 16000)
+        heard, recorded = aligned_snr(tester_run, latency, record, signal, model, 16000, task)
         if (lag == latency and min(heard, recorded) >= threshold) or not tester_run[2]:
             break
     return summary, lag, latency, heard, recorded
@@ -200,3 +200,17 @@ def test_stop_signal_stops_cleanly_and_finalizes_record(server, tmp_path, signum
     # --record holds the engine's whole output: exactly as long as the captured input
     assert info.frames == summary["record"]["frames"] == summary["frames_in"]
     assert info.samplerate == RATE and info.frames > RATE
+
+
+def test_live_denoise_default_model(server, tmp_path):
+    """The streaming denoiser live at the device rate: what the client heard is file mode's output
+    at the reported latency, and the engine's rings never ran over or dry."""
+    model = default_model("denoise", RATE)
+    rng = np.random.default_rng(4)
+    speechlike = noise(3.0, seed=2) * np.repeat(rng.random(30) > 0.5, RATE // 10)[: 3 * RATE].astype(np.float32)
+    summary, lag, latency, heard, recorded = compare_with_file_mode(
+        server, ["--task", "denoise"], speechlike, model, tmp_path, NEURAL_SNR_DB, task="denoise"
+    )
+    assert summary["model"] == model and lag == latency, summary
+    assert heard >= NEURAL_SNR_DB and recorded >= NEURAL_SNR_DB, (heard, recorded, summary)
+    assert summary["ring_overflows"] == summary["ring_underflows"] == 0, summary
