@@ -7,6 +7,7 @@ device rate, and the run loop (panel, JSON log, summary).
 from __future__ import annotations
 
 import argparse
+import faulthandler
 import json
 import sys
 from collections.abc import Callable
@@ -23,6 +24,8 @@ if TYPE_CHECKING:
 #: GIL switch interval during a session. Python's 5 ms default is about one 256-frame
 #: period at 48 kHz: the audio callback could wait that long while the worker runs Python.
 SWITCH_INTERVAL = 0.0005
+#: seconds a live session may take to stop, finalize its recording and print its summary
+STOP_WATCHDOG_S = 20.0
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -161,6 +164,10 @@ def run_session(
         except KeyboardInterrupt:
             pass  # Ctrl-C, SIGTERM or SIGHUP while starting: stop as cleanly as from the panel
         finally:
+            # a session that cannot shut down (a device or server that never returns) must not
+            # outlive its stop signal: after STOP_WATCHDOG_S the threads' tracebacks go to stderr
+            # and the process exits 1; the command exits right after this function otherwise
+            faulthandler.dump_traceback_later(STOP_WATCHDOG_S, exit=True)
             stop()  # also after a failed start: releases the device and the worker
         stats = tracker.snapshot()
         if json_log is not None:
