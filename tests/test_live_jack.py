@@ -181,13 +181,28 @@ def test_live_20s_zero_xruns_sinc_defaults(server, tmp_path):
     assert summary["xruns"] == device_xruns, summary  # ring xruns are zero, as asserted above
 
 
+def _default_stop_signals() -> None:
+    """In the child: the stop signals' default dispositions, whatever the test run inherited."""
+    import signal
+
+    for signum in (SIGINT, SIGTERM, SIGHUP):
+        signal.signal(signum, signal.SIG_DFL)
+
+
 @pytest.mark.parametrize("signum", [SIGINT, SIGTERM, SIGHUP], ids=["SIGINT", "SIGTERM", "SIGHUP"])
 def test_stop_signal_stops_cleanly_and_finalizes_record(server, tmp_path, signum):
     """Ctrl-C, ``kill`` (SIGTERM) and a hang-up all end a session the same way: exit 0, header written."""
     record = tmp_path / "take.wav"
     cmd = [sys.executable, "-m", "rtaudio.cli", "live", "--model", "sinc", "--record", str(record), "--json"]
     with PlayRecordClient("tester", 10.0) as tester:
-        proc = subprocess.Popen(cmd, env=server.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        proc = subprocess.Popen(
+            cmd,
+            env=server.env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            preexec_fn=_default_stop_signals,  # a suite run under nohup must not pass SIGHUP's SIG_IGN on
+        )
         tester.wait_for_port("PortAudio:out_0", proc=proc)
         deadline = time.monotonic() + 30
         while (not record.exists() or record.stat().st_size < 44 + 3 * RATE) and time.monotonic() < deadline:
@@ -211,6 +226,9 @@ def test_live_denoise_default_model(server, tmp_path):
     summary, lag, latency, heard, recorded = compare_with_file_mode(
         server, ["--task", "denoise"], speechlike, model, tmp_path, NEURAL_SNR_DB, task="denoise"
     )
-    assert summary["model"] == model and lag == latency, summary
-    assert heard >= NEURAL_SNR_DB and recorded >= NEURAL_SNR_DB, (heard, recorded, summary)
+    # a denoiser's output does not cross-correlate with its input at one sharp lag (lag is only
+    # informative): matching file mode in what the client heard, aligned by the reported latency,
+    # is the latency check
+    assert summary["model"] == model, (summary, lag, latency)
+    assert heard >= NEURAL_SNR_DB and recorded >= NEURAL_SNR_DB, (heard, recorded, lag, latency, summary)
     assert summary["ring_overflows"] == summary["ring_underflows"] == 0, summary
