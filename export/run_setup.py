@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import random
 from pathlib import Path
 
@@ -93,3 +94,15 @@ def save_checkpoint(state: dict, path: Path) -> None:
     tmp = path.with_name(path.name + ".tmp")
     torch.save(state, tmp)
     tmp.replace(path)
+
+
+def lr_scale(step: int, warmup: int, total_steps: int, wall_minutes: float, budget_minutes: float) -> float:
+    """Learning-rate factor: linear warm-up, then cosine from 1 to 0.05 over whichever budget ends first.
+
+    The budget is ``total_steps`` or ``budget_minutes`` of wall time (``--max-minutes``), so a run
+    cut short on a shared machine still ends at a low learning rate.
+    """
+    if step < warmup:
+        return (step + 1) / warmup
+    p = min(1.0, max((step - warmup) / max(1, total_steps - warmup), wall_minutes / budget_minutes))
+    return 0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * p))

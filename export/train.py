@@ -21,7 +21,7 @@ import torch.nn.functional as F
 
 from export.data import DATA_DIR, Sampler
 from export.models import SIGMA_PURE, BandNet, build, config_dict, highpass
-from export.run_setup import fresh_start, run_arguments, save_checkpoint, start_run, training_progress
+from export.run_setup import fresh_start, lr_scale, run_arguments, save_checkpoint, start_run, training_progress
 from rtaudio import metrics
 
 
@@ -128,13 +128,7 @@ def main() -> None:
         save_plot(log_path, run / "loss.png")
 
     def lr_at(s: int) -> float:
-        warm = cfg.get("warmup", 100)
-        if s < warm:
-            return cfg["lr"] * (s + 1) / warm
-        # Cosine over whichever budget runs out first (steps or wall minutes), so a run cut
-        # short by --max-minutes on a shared machine still ends at a low learning rate.
-        p = min(1.0, max((s - warm) / max(1, total - warm), wall / 60 / budget_min))
-        return cfg["lr"] * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * p)))
+        return cfg["lr"] * lr_scale(s, cfg.get("warmup", 100), total, wall / 60, budget_min)
 
     log_sig = cfg.get("log10_sigma_range", [-3.5, -0.7])
     p_refine = cfg.get("p_refine", 0.4)

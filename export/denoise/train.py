@@ -29,7 +29,7 @@ import torch.nn.functional as F
 
 from export.denoise.data import heldout_pairs, training_sampler
 from export.denoise.models import SEGAN, PairCritic, build, config_dict, count_params, preemphasis, segan_enhance
-from export.run_setup import fresh_start, run_arguments, save_checkpoint, start_run, training_progress
+from export.run_setup import fresh_start, lr_scale, run_arguments, save_checkpoint, start_run, training_progress
 from export.train import mrstft_loss
 
 PLOT_KEYS = ("l1", "stft", "adv", "critic", "dev_pesq")
@@ -152,15 +152,11 @@ def main() -> None:
             path,
         )
 
-    def lr_scale(s: int) -> float:
+    def lr_factor(s: int) -> float:
         warm = cfg.get("warmup", 0)
-        if s < warm:
-            return (s + 1) / warm
-        if not cfg.get("cosine", False):
+        if s >= warm and not cfg.get("cosine", False):
             return 1.0
-        # cosine over whichever budget runs out first, so a run cut short still ends low
-        p = min(1.0, max((s - warm) / max(1, total - warm), wall / 60 / budget_min))
-        return 0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * p))
+        return lr_scale(s, warm, total, wall / 60, budget_min)
 
     limited = a.max_minutes is not None
     budget_min = max(a.max_minutes, 1e-9) if limited else math.inf
@@ -171,7 +167,7 @@ def main() -> None:
             t0 = time.time()
             for o, base in ((opt_g, cfg["lr"]), (opt_d, adv.get("lr", cfg["lr"]))):
                 for g in o.param_groups:
-                    g["lr"] = base * lr_scale(step)
+                    g["lr"] = base * lr_factor(step)
             noisy, clean = (torch.from_numpy(v).to(a.device) for v in sampler.batch(cfg["batch"], cfg["segment"]))
             if pre:
                 noisy, clean = preemphasis(noisy), preemphasis(clean)

@@ -31,7 +31,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from export.run_setup import fresh_start, run_arguments, save_checkpoint, start_run, training_progress
+from export.run_setup import fresh_start, lr_scale, run_arguments, save_checkpoint, start_run, training_progress
 from export.train import mrstft_loss
 from export.vocoder.data import Crops, train_audio
 from export.vocoder.discriminators import Critics, critic_loss, generator_losses
@@ -190,13 +190,8 @@ def main() -> None:
         )
         save_plot(log_path, run / "loss.png")
 
-    def lr_scale(s: int) -> float:
-        warm = cfg.get("warmup", 200)
-        if s < warm:
-            return (s + 1) / warm
-        # cosine over whichever budget runs out first, so a run cut short still ends low
-        p = min(1.0, max((s - warm) / max(1, total - warm), wall / 60 / budget_min))
-        return 0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * p))
+    def lr_factor(s: int) -> float:
+        return lr_scale(s, cfg.get("warmup", 200), total, wall / 60, budget_min)
 
     limited = a.max_minutes is not None  # --max-minutes 0 writes an untrained checkpoint (for timing)
     budget_min = max(a.max_minutes, 1e-9) if limited else math.inf
@@ -208,7 +203,7 @@ def main() -> None:
             rec: dict = {"step": step + 1}
             for name, o in opts.items():
                 for g in o.param_groups:
-                    g["lr"] = base_lr[name] * lr_scale(step)
+                    g["lr"] = base_lr[name] * lr_factor(step)
             if train_predictor:
                 y = torch.from_numpy(crops.batch(cfg["batch"], cfg["segment"]))
                 with torch.no_grad():

@@ -22,7 +22,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from export.run_setup import fresh_start, run_arguments, save_checkpoint, start_run, training_progress
+from export.run_setup import fresh_start, lr_scale, run_arguments, save_checkpoint, start_run, training_progress
 from export.wavenet.models import WaveNet, build, config_dict
 
 DATA = Path("data/wavenet")
@@ -184,12 +184,8 @@ def main() -> None:
         save_plot(log_path, run / "loss.png")
 
     def lr_at(s: int) -> float:
-        warm = cfg.get("warmup", 100)
-        if s < warm:
-            return cfg["lr"] * (s + 1) / warm
-        # cosine over whichever budget ends first (steps or --max-minutes of the whole run)
-        p = min(1.0, max((s - warm) / max(1, total - warm), wall / 60 / cfg.get("budget_minutes", budget_min)))
-        return cfg["lr"] * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * p)))
+        budget = cfg.get("budget_minutes", budget_min)  # the whole run's, across --resume stages
+        return cfg["lr"] * lr_scale(s, cfg.get("warmup", 100), total, wall / 60, budget)
 
     deadline = time.time() + (a.max_minutes * 60 - wall) if a.max_minutes else math.inf
     held_bits = float("nan")
