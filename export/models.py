@@ -8,6 +8,13 @@ Both networks share one interface and one objective. Given the sinc-upsampled in
 
 ``sigma = SIGMA_PURE`` with ``x_t = 0`` is the deterministic one-step predictor (the "0-step"
 sampler); smaller sigmas are refiner steps that re-noise a prediction and denoise it again.
+
+``polarity=True`` makes the fast network polarity-equivariant: it runs its stack on the input
+and on the input negated and returns half their difference, so ``net(-x) = -net(x)`` exactly.
+Space-to-depth breaks time-shift invariance: any part of the stack's output that does not
+depend on the signal's sign (its biases, the mean of the ReLU features) repeats every frame
+and is heard as fixed tones at multiples of the frame rate (6 kHz: 12 and 18 kHz). An odd
+function has no such part, and a flipped microphone should not change what is added anyway.
 """
 
 from __future__ import annotations
@@ -35,6 +42,7 @@ class NetConfig:
     cond_kernel: int = 1  # per-layer conv of the conditioning features (NU-Wave: 3, dilated)
     cond_front: int = 3  # kernel of the shared front conv on the conditioning input
     emb: int = 128
+    polarity: bool = False  # odd in the signal: (stack(x) - stack(-x)) / 2, twice the compute
 
     def dilations(self) -> list[int]:
         return [2 ** (i % self.dilation_cycle) for i in range(self.layers)]
@@ -132,13 +140,21 @@ class BandNet(nn.Module):
         cutoff: torch.Tensor,
     ) -> torch.Tensor:
         """cond, x_t: (B, 1, T) with T % s2d == 0; sigma, cutoff: (1,). Returns the high band (B, 1, T)."""
+        e = self.emb(level_features(sigma, cutoff, self.cfg.emb))
+        if self.cfg.polarity:
+            b = cond.shape[0]
+            y = self.stack(torch.cat([cond, -cond]), torch.cat([x_t, -x_t]), e)
+            return highpass(0.5 * (y[:b] - y[b:]), cutoff)
+        return highpass(self.stack(cond, x_t, e), cutoff)
+
+    def stack(self, cond: torch.Tensor, x_t: torch.Tensor, e: torch.Tensor) -> torch.Tensor:
+        """The residual stack before the high-pass: (B, 1, T) inputs, level embedding ``e``."""
         s = self.cfg.s2d
         b, _, t = cond.shape
 
         def s2d(x: torch.Tensor) -> torch.Tensor:
             return x.reshape(b, t // s, s).transpose(1, 2)
 
-        e = self.emb(level_features(sigma, cutoff, self.cfg.emb))
         cf = self.front(s2d(cond))
         h = self.inp(s2d(x_t))
         skips = torch.zeros_like(h)
@@ -146,8 +162,7 @@ class BandNet(nn.Module):
             h, sk = layer(h, cf, e)
             skips = skips + sk
         y = self.head(F.relu(self.skip(skips * (1.0 / math.sqrt(len(self.layers))))))
-        y = y.transpose(1, 2).reshape(b, 1, t)
-        return highpass(y, cutoff)
+        return y.transpose(1, 2).reshape(b, 1, t)
 
 
 def build(preset: str | dict) -> BandNet:

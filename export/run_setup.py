@@ -46,10 +46,22 @@ def start_run(args: argparse.Namespace) -> tuple[dict, Path, int]:
 def fresh_start(args: argparse.Namespace, net: torch.nn.Module, log_path: Path) -> None:
     """A run that does not resume: take ``--init``'s weights if given, and start a new log."""
     if args.init:
-        load_weights(net, torch.load(args.init, weights_only=False)["model"])
+        load_weights(net, initial_weights(args.init))
         print(f"initialised from {args.init}")
     if log_path.exists():
         log_path.unlink()
+
+
+def initial_weights(path: Path) -> dict:
+    """A checkpoint's ``model`` state, or a shipped ONNX graph's initializers by parameter name
+    (the shipped models have no checkpoint in the repository)."""
+    if Path(path).suffix == ".onnx":
+        import onnx
+        from onnx import numpy_helper
+
+        graph = onnx.load(str(path)).graph
+        return {i.name: torch.from_numpy(numpy_helper.to_array(i).copy()) for i in graph.initializer}
+    return torch.load(path, weights_only=False)["model"]
 
 
 def load_weights(net: torch.nn.Module, state: dict) -> None:

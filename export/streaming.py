@@ -17,6 +17,7 @@ conditioning delay line; ``state_hp``: the high-pass's samples).
 
 from __future__ import annotations
 
+import json
 import math
 from pathlib import Path
 
@@ -38,7 +39,12 @@ def bandnet_from_onnx(path: Path, cfg: NetConfig | None = None) -> BandNet:
     import onnx
     from onnx import numpy_helper
 
-    net = BandNet(cfg or NetConfig())
+    if cfg is None:  # the card beside the graph records the architecture (NetConfig fields)
+        card = Path(path).with_suffix(".json")
+        arch = json.loads(card.read_text()).get("architecture", {}) if card.exists() else {}
+        fields = set(NetConfig.__dataclass_fields__)
+        cfg = NetConfig(**{k: v for k, v in arch.items() if k in fields})
+    net = BandNet(cfg)
     weights = {i.name: numpy_helper.to_array(i) for i in onnx.load(str(path)).graph.initializer}
     state = net.state_dict()
     missing = [k for k in state if k not in weights]
@@ -64,6 +70,9 @@ class StreamBandNet(nn.Module):
             raise ValueError("streaming needs the space-to-depth preset (s2d > 1, cond_kernel 1, odd cond_front >= 3)")
         self.net = net
         self.s2d = cfg.s2d
+        # a polarity-equivariant net runs its stack on +x and -x: the hidden state is kept for both
+        # (side by side on the channel axis); the raw-input caches of -x are those of +x negated
+        self.polarities = 2 if cfg.polarity else 1
         self.dilations = cfg.dilations()
         self.front_cache = cfg.cond_front - 1  # cond frames the front conv keeps
         self.lead = self.front_cache // 2  # its lookahead: cf lags the new frames by this much
@@ -85,7 +94,7 @@ class StreamBandNet(nn.Module):
         c = self.net.cfg.channels
         return {
             "state_in": (batch, self.s2d, self.front_cache + self.lead),
-            "state_h": (batch, c, self.state_h_len),
+            "state_h": (batch, self.polarities * c, self.state_h_len),
             "state_hp": (batch, 1, HP_STATE),
         }
 
@@ -100,6 +109,25 @@ class StreamBandNet(nn.Module):
         state_hp: torch.Tensor,
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
         """cond, x_t: (B, 1, n), n % s2d == 0; returns (high band (B, 1, n), next states)."""
+        net, c = self.net, self.net.cfg.channels
+        e = net.emb(level_features(sigma, cutoff, net.cfg.emb))
+        levels = F.linear(e, self.level_weight, self.level_bias).reshape(len(net.layers), 2 * c, 1)
+        if self.polarities == 2:  # +x and -x as one batch of 2B (one pass of every op)
+            both = [torch.cat([v, -v]) for v in (cond, x_t, state_in)]
+            y, next_in, next_h = self.stack(*both, torch.cat(torch.split(state_h, [c, c], dim=1)), levels)
+            y_pos, y_neg = y.chunk(2)
+            y, next_in = 0.5 * (y_pos - y_neg), next_in.chunk(2)[0]
+            next_h = torch.cat(next_h.chunk(2), 1)
+        else:
+            y, next_in, next_h = self.stack(cond, x_t, state_in, state_h, levels)
+        hpcat = torch.cat([state_hp, y], 2)
+        band = F.conv1d(hpcat, highpass_taps(cutoff).reshape(1, 1, HP_TAPS))[:, :, :-1]
+        return band, next_in, next_h, hpcat[:, :, -HP_STATE:]
+
+    def stack(
+        self, cond: torch.Tensor, x_t: torch.Tensor, state_in: torch.Tensor, state_h: torch.Tensor, levels: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """One polarity's residual stack over a block: (band before the high-pass, next input and hidden caches)."""
         # Slices count from the ends of each concatenation (constant indices whatever the block length),
         # so the graph carries no shape arithmetic per layer.
         net, s, c = self.net, self.s2d, self.net.cfg.channels
@@ -114,8 +142,6 @@ class StreamBandNet(nn.Module):
         next_in = torch.cat([ccat[:, :, -kc:], xcat[:, :, -lead:]], 2)
         cf_new = F.conv1d(ccat, net.front.weight, net.front.bias)
         h = F.conv1d(xcat[:, :, :-lead], net.inp.weight, net.inp.bias)
-        e = net.emb(level_features(sigma, cutoff, net.cfg.emb))
-        levels = F.linear(e, self.level_weight, self.level_bias).reshape(len(net.layers), 2 * c, 1)
 
         pos = 0
         pieces = []
@@ -145,10 +171,7 @@ class StreamBandNet(nn.Module):
                 skips = scat[:, :, :-d] + sk
         y = net.head(F.relu(net.skip(skips * (1.0 / math.sqrt(len(net.layers))))))
         y = y.transpose(1, 2).reshape(b, 1, -1)
-        hpcat = torch.cat([state_hp, y], 2)
-        band = F.conv1d(hpcat, highpass_taps(cutoff).reshape(1, 1, HP_TAPS))[:, :, :-1]
-        next_h = torch.cat([pieces_cf, *pieces], 2)  # the order take() read them in
-        return band, next_in, next_h, hpcat[:, :, -HP_STATE:]
+        return y, next_in, torch.cat([pieces_cf, *pieces], 2)  # next_h: the order take() read them in
 
 
 def export_step_graph(stream: StreamBandNet, out: Path, frames: int = 60) -> None:

@@ -43,6 +43,20 @@ def mrstft_loss(y: torch.Tensor, t: torch.Tensor, sizes: tuple[int, ...] = (512,
     return total / len(sizes)
 
 
+def compressed(spec: torch.Tensor, power: float = 0.3) -> torch.Tensor:
+    """Complex spectrum with its magnitude raised to ``power``: quiet bins keep a say."""
+    return spec * spec.abs().clamp_min(1e-8) ** (power - 1.0)
+
+
+def complex_loss(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """L1 between power-law compressed complex spectra: phase errors count, weighted by loudness.
+
+    The anti-wrapped losses treat every bin alike; this one is what a listener's ear does with
+    the phase of the bins that are actually heard.
+    """
+    return (compressed(pred) - compressed(target)).abs().mean()
+
+
 def lsd_loss(y: torch.Tensor, t: torch.Tensor, n_fft: int = metrics.N_FFT) -> torch.Tensor:
     """The evaluation's log-spectral distance (DESIGN.md: n_fft 2048, hop 512, Hann, log10 power
     floored at 1e-8), differentiable. It weighs every frame and bin equally, quiet ones included,
@@ -85,13 +99,21 @@ def save_plot(log_path: Path, png: Path) -> None:
     plt.close(fig)
 
 
+def training_audio(corpus: str | list[str]) -> np.ndarray:
+    """One corpus's training array (memory-mapped), or several concatenated (crops are drawn
+    uniformly, so each corpus weighs by its length)."""
+    names = [corpus] if isinstance(corpus, str) else list(corpus)
+    parts = [np.load(DATA_DIR / name / "train.npy", mmap_mode="r") for name in names]
+    return parts[0] if len(parts) == 1 else np.concatenate(parts)
+
+
 def main() -> None:
     a = run_arguments(__doc__).parse_args()
     cfg, run, seed = start_run(a)
     ckpt_path, log_path = run / "last.pt", run / "log.jsonl"
     net: BandNet = build(cfg["model"])
     opt = torch.optim.AdamW(net.parameters(), lr=cfg["lr"], weight_decay=0.0)
-    audio = np.load(DATA_DIR / cfg["corpus"] / "train.npy", mmap_mode="r")
+    audio = training_audio(cfg["corpus"])
     rates = {int(k): float(v) for k, v in cfg["rates"].items()}
     sampler = Sampler(audio, cfg["segment"], rates, seed, cfg.get("p_bandlimited", 0.0))
     step, wall = 0, 0.0

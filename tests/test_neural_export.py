@@ -83,3 +83,59 @@ def test_checkpoint_network_matches_onnx_graph(exported: tuple[BandNet, Path]) -
     ort_k = NeuralUpsampleKernel(path, 16000, 48000, steps=2, seed=5, threads=1)
     pt_k = upsample_kernel(path.with_suffix(".pt"), 16000, 48000, steps=2, seed=5, threads=1)
     assert np.abs(ort_k.run(x, 100) - pt_k.run(x, 100)).max() < 1e-4
+
+
+def _biased_net(polarity: bool) -> BandNet:
+    """A small net whose head bias differs per space-to-depth phase: the fixed pattern behind the 12/18 kHz tones."""
+    torch.manual_seed(3)
+    net = BandNet(NetConfig(**{**SMALL.__dict__, "polarity": polarity}))
+    with torch.no_grad():
+        net.head.weight.normal_(0, 0.3)
+        net.head.bias.copy_(torch.linspace(-0.02, 0.02, SMALL.s2d))
+    return net.eval()
+
+
+def _tone_db(y: np.ndarray, rate: int, freq: float) -> float:
+    """Level of ``freq`` in dB over the median of the spectrum around it."""
+    spec = np.abs(np.fft.rfft(y * np.hanning(len(y)))) ** 2
+    f = np.fft.rfftfreq(len(y), 1 / rate)
+    k = int(np.argmin(np.abs(f - freq)))
+    near = (np.abs(f - freq) < 1500) & (np.abs(f - freq) > 50)
+    return float(10 * np.log10(spec[k - 2 : k + 3].max() / np.median(spec[near])))
+
+
+def test_polarity_equivariant_net_is_odd_and_has_no_frame_rate_tones() -> None:
+    cond = torch.randn(1, 1, 8 * 4096) * 0.1
+    sig, pure, cut = torch.zeros_like(cond), torch.tensor([1.0]), torch.tensor([8000.0])
+    plain, odd = _biased_net(False), _biased_net(True)
+    with torch.inference_mode():
+        assert torch.allclose(odd(-cond, sig, pure, cut), -odd(cond, sig, pure, cut), atol=1e-7)
+        assert odd(torch.zeros_like(cond), sig, pure, cut).abs().max() == 0.0  # silence in, silence out
+        y_plain = plain(cond, sig, pure, cut)[0, 0, 2000:-2000].numpy()
+        y_odd = odd(cond, sig, pure, cut)[0, 0, 2000:-2000].numpy()
+    for tone in (12000.0, 18000.0):  # multiples of the 6 kHz frame rate above the 8 kHz cutoff
+        assert _tone_db(y_plain, 48000, tone) > 20.0  # the measure sees the fixed pattern
+        assert _tone_db(y_odd, 48000, tone) < 10.0
+
+
+def test_polarity_equivariant_stream_equals_the_whole_signal_net() -> None:
+    from export.export_stream import TorchStep, run_stream
+    from export.streaming import StreamBandNet
+
+    net = _biased_net(True)
+    stream = StreamBandNet(net).eval()
+    assert stream.state_shapes(1)["state_h"][1] == 2 * SMALL.channels  # hidden state for +x and -x
+    rng = np.random.default_rng(0)
+    cond = (0.3 * rng.standard_normal((2, 1, 8 * 1200))).astype(np.float32)
+    x_t = np.zeros_like(cond)
+    with torch.inference_mode():
+        ref = net(*(torch.from_numpy(a) for a in (cond, x_t)), torch.tensor([1.0]), torch.tensor([8000.0])).numpy()
+    out = run_stream(TorchStep(stream), cond, x_t, 1.0, 8000.0, 8 * 37)
+    d, edge = stream.delay, 2 * SMALL.receptive_half()
+    np.testing.assert_allclose(out[:, :, d + edge :], ref[:, :, edge : ref.shape[2] - d], rtol=0, atol=1e-6)
+
+
+def test_polarity_equivariant_net_exports_to_onnx(tmp_path: Path) -> None:
+    net = _biased_net(True)
+    export(net, tmp_path / "odd.onnx")
+    assert parity(net, tmp_path / "odd.onnx", trials=2) <= 1e-4

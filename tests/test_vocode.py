@@ -112,7 +112,7 @@ def test_exportable_angle_equals_atan2_everywhere_including_the_negative_real_ax
 
 def test_complex_loss_sees_phase_and_is_zero_only_for_the_target():
     torch = pytest.importorskip("torch")
-    from export.vocoder.train import complex_loss
+    from export.train import complex_loss
 
     rng = np.random.default_rng(1)
     target = torch.from_numpy(rng.normal(size=(2, 50, 601)) + 1j * rng.normal(size=(2, 50, 601)))

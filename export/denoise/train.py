@@ -6,7 +6,10 @@ One loop for both generators (``model.kind``: ``stream`` or ``segan``), SEGAN's 
   and (noisy, enhanced) -> 0; the generator is pushed towards (noisy, enhanced) -> 1
   (``adversarial.weight``, from ``adversarial.start`` on, every ``adversarial.every`` steps);
 - the conditional L1 term ``l1_weight * mean|G(noisy) - clean|`` (SEGAN: 100);
-- optionally the multi-resolution STFT loss (``stft_weight``, resolutions ``stft_sizes``).
+- optionally the multi-resolution STFT loss (``stft_weight``, resolutions ``stft_sizes``);
+- optionally power-law compressed spectra (``compressed_weight``, magnitude^0.3 and the compressed
+  complex spectrum, 512-point): quiet bins, where a listener hears residual noise in the pauses,
+  count about as much as loud ones, which the L1 and log-free STFT terms do not.
 
 ``preemphasis: true`` (SEGAN) trains in the pre-emphasised domain. Pairs are mixed on the fly
 (:class:`export.denoise.data.MixSampler`). Every ``eval_every`` steps the model is scored
@@ -30,9 +33,18 @@ import torch.nn.functional as F
 from export.denoise.data import heldout_pairs, training_sampler
 from export.denoise.models import SEGAN, PairCritic, build, config_dict, count_params, preemphasis, segan_enhance
 from export.run_setup import fresh_start, lr_scale, run_arguments, save_checkpoint, start_run, training_progress
-from export.train import mrstft_loss
+from export.train import complex_loss, mrstft_loss
 
-PLOT_KEYS = ("l1", "stft", "adv", "critic", "dev_pesq")
+PLOT_KEYS = ("l1", "stft", "comp", "adv", "critic", "dev_pesq")
+COMPRESSED_FFT = 512
+
+
+def compressed_loss(out: torch.Tensor, clean: torch.Tensor, complex_share: float = 0.3) -> torch.Tensor:
+    """L1 between magnitude^0.3 spectra, plus ``complex_share`` of the compressed complex term."""
+    w = torch.hann_window(COMPRESSED_FFT, device=out.device)
+    so, sc = (torch.stft(x, COMPRESSED_FFT, COMPRESSED_FFT // 4, window=w, return_complex=True) for x in (out, clean))
+    mag = (so.abs().clamp_min(1e-8) ** 0.3 - sc.abs().clamp_min(1e-8) ** 0.3).abs().mean()
+    return (1 - complex_share) * mag + complex_share * complex_loss(so, sc)
 
 
 def save_plot(log_path: Path, png: Path) -> None:
@@ -129,6 +141,7 @@ def main() -> None:
     pre = bool(cfg.get("preemphasis", False))
     sizes = tuple(cfg.get("stft_sizes", (256, 512, 1024)))
     w_l1, w_stft, w_adv = cfg.get("l1_weight", 100.0), cfg.get("stft_weight", 0.0), adv.get("weight", 1.0)
+    w_comp = cfg.get("compressed_weight", 0.0)
     adv_start = int(adv.get("start", 0))
     adv_every = int(adv.get("every", 1))  # the critic costs about as much as the generator: optionally every n-th step
 
@@ -192,6 +205,10 @@ def main() -> None:
                 l_stft = mrstft_loss(out[:, None], clean[:, None], sizes)
                 loss = loss + w_stft * l_stft
                 rec["stft"] = l_stft.item()
+            if w_comp:
+                l_comp = compressed_loss(out, clean)
+                loss = loss + w_comp * l_comp
+                rec["comp"] = l_comp.item()
             opt_g.zero_grad(set_to_none=True)
             loss.backward()
             rec["grad"] = torch.nn.utils.clip_grad_norm_(net.parameters(), cfg.get("clip", 10.0)).item()
@@ -206,7 +223,7 @@ def main() -> None:
                     best = rec["dev_pesq"]
                     save(run / "best.pt")
             log.write(json.dumps(rec) + "\n")
-            shown = " ".join(f"{k} {rec[k]:.3f}" for k in ("l1", "stft", "adv", "critic") if k in rec)
+            shown = " ".join(f"{k} {rec[k]:.3f}" for k in ("l1", "stft", "comp", "adv", "critic") if k in rec)
             prog.update(task, completed=step, info=f"{shown} best dev {best:.3f} {dt:.2f}s/step {wall / 60:.1f} min")
             if step % cfg.get("ckpt_every", 200) == 0:
                 log.flush()

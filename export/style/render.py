@@ -11,13 +11,11 @@ Usage: ``python -m export.style.render data/style/strings.wav [--seconds 60] [--
 from __future__ import annotations
 
 import argparse
-import subprocess
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
-from export.wavenet.midi import note_off, note_on, program_change, write_smf
+from export.wavenet.midi import note_off, note_on, program_change, render_smf
 
 SOUNDFONT = Path("/usr/share/sounds/sf2/FluidR3_GM.sf2")
 #: GM program 48: String Ensemble 1; 42: Cello (the bass line)
@@ -50,15 +48,9 @@ def render(path: Path, seconds: float = 60.0, rate: int = 16000, seed: int = 0) 
     import soundfile as sf
 
     path.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory() as tmp:
-        mid, wav = Path(tmp) / "style.mid", Path(tmp) / "style.wav"
-        write_smf(mid, events(seconds, seed))
-        cmd = ["fluidsynth", "-ni", "-q", "-g", "0.5", "-r", str(rate), "-F", str(wav), str(SOUNDFONT), str(mid)]
-        subprocess.run(cmd, check=True, capture_output=True)
-        x, sr = sf.read(wav, dtype="float32", always_2d=True)
-    x = x.mean(axis=1)[: int(seconds * sr)]
-    sf.write(path, x / max(1e-9, np.abs(x).max()) * 0.5, sr, subtype="FLOAT")
-    print(f"{path}: {len(x) / sr:.1f} s at {sr} Hz")
+    x = render_smf(events(seconds, seed), SOUNDFONT, rate)[: int(seconds * rate)]
+    sf.write(path, x / max(1e-9, np.abs(x).max()) * 0.5, rate, subtype="FLOAT")
+    print(f"{path}: {len(x) / rate:.1f} s at {rate} Hz")
 
 
 def main() -> None:

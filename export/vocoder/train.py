@@ -32,7 +32,7 @@ import torch
 import torch.nn.functional as F
 
 from export.run_setup import fresh_start, lr_scale, run_arguments, save_checkpoint, start_run, training_progress
-from export.train import mrstft_loss
+from export.train import complex_loss, mrstft_loss
 from export.vocoder.data import Crops, train_audio
 from export.vocoder.discriminators import Critics, critic_loss, generator_losses
 from export.vocoder.mel import LogMel
@@ -73,20 +73,6 @@ def phase_loss(phase: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     gd = _wrap(torch.diff(phase, dim=1) - torch.diff(target, dim=1)).mean()
     iaf = _wrap(torch.diff(phase, dim=2) - torch.diff(target, dim=2)).mean()
     return (ip + gd + iaf) / 3
-
-
-def compressed(spec: torch.Tensor, power: float = 0.3) -> torch.Tensor:
-    """Complex spectrum with its magnitude raised to ``power``: quiet bins keep a say."""
-    return spec * spec.abs().clamp_min(1e-8) ** (power - 1.0)
-
-
-def complex_loss(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """L1 between power-law compressed complex spectra: phase errors count, weighted by loudness.
-
-    The anti-wrapped losses treat every bin alike; this one is what a listener's ear does with
-    the phase of the bins that are actually heard.
-    """
-    return (compressed(pred) - compressed(target)).abs().mean()
 
 
 def save_plot(log_path: Path, png: Path) -> None:

@@ -19,14 +19,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
-import tempfile
 from pathlib import Path
 
 import numpy as np
-import soundfile as sf
 
-from export.wavenet.midi import note_off, note_on, program_change, write_smf
+from export.wavenet.midi import note_off, note_on, program_change, render_smf
 from rtaudio.tasks.generate import INSTRUMENTS, QUALITIES, ROOTS, mu_law_encode
 
 RATE = 16000
@@ -66,18 +63,6 @@ def score(rng: np.random.Generator, program: int, voicing: tuple[int, int]) -> t
     return events, spans, t + 0.8  # room for the last release
 
 
-def render(sf2: str, mid: Path, wav: Path) -> np.ndarray:
-    subprocess.run(
-        ["fluidsynth", "-ni", "-q", "-R", "0", "-C", "0", "-g", "0.5", "-r", str(RATE), "-F", str(wav), sf2, str(mid)],
-        check=True,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    audio, rate = sf.read(str(wav), dtype="float32", always_2d=True)
-    assert rate == RATE, rate
-    return audio.mean(axis=1)
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", type=Path, default=Path("data/wavenet"))
@@ -89,47 +74,42 @@ def main() -> None:
         p: {"x": [], "chord": [], "inst": [], "files": [], "onsets": []} for p in ("train", "test")
     }
     manifest = []
-    with tempfile.TemporaryDirectory() as tmp:
-        for sf_name, sf2 in SOUNDFONTS.items():
-            for inst_idx, (inst, program) in enumerate(INSTRUMENTS.items()):
-                for v_name, voicing in VOICINGS.items():
-                    events, spans, length = score(rng, program, voicing)
-                    mid, wav = Path(tmp) / "a.mid", Path(tmp) / "a.wav"
-                    write_smf(mid, events)
-                    audio = render(sf2, mid, wav)
-                    n = min(len(audio), int(length * RATE))
-                    audio = audio[:n]
-                    peak = float(np.abs(audio).max())
-                    audio = audio * (0.9 / peak)  # one gain per file keeps its velocity contrast
-                    chord = np.zeros(n, np.uint8)
-                    onsets = []
-                    for start, c in spans:
-                        chord[int(start * RATE) :] = c
-                    for t, msg in events:
-                        if msg[0] == 0x90 and (not onsets or int(t * RATE) != onsets[-1]):
-                            onsets.append(int(t * RATE))
-                    held = v_name in HELD_OUT_VOICINGS or (sf_name, inst) in HELD_OUT_PAIRS
-                    part = parts["test" if held else "train"]
-                    offset = sum(len(x) for x in part["x"])
-                    part["files"].append(offset)
-                    part["onsets"] += [offset + o for o in onsets]
-                    part["x"].append(mu_law_encode(audio))
-                    part["chord"].append(chord)
-                    part["inst"].append(np.full(n, inst_idx, np.uint8))
-                    manifest.append(
-                        {
-                            "soundfont": sf_name,
-                            "instrument": inst,
-                            "program": program,
-                            "voicing": v_name,
-                            "part": "test" if held else "train",
-                            "seconds": round(n / RATE, 2),
-                            "peak": round(peak, 4),
-                        }
-                    )
-                    print(
-                        f"{sf_name:9s} {inst:8s} {v_name}  {n / RATE:5.1f} s  peak {peak:.3f}  {manifest[-1]['part']}"
-                    )
+    for sf_name, sf2 in SOUNDFONTS.items():
+        for inst_idx, (inst, program) in enumerate(INSTRUMENTS.items()):
+            for v_name, voicing in VOICINGS.items():
+                events, spans, length = score(rng, program, voicing)
+                audio = render_smf(events, sf2, RATE, effects=False)
+                n = min(len(audio), int(length * RATE))
+                audio = audio[:n]
+                peak = float(np.abs(audio).max())
+                audio = audio * (0.9 / peak)  # one gain per file keeps its velocity contrast
+                chord = np.zeros(n, np.uint8)
+                onsets = []
+                for start, c in spans:
+                    chord[int(start * RATE) :] = c
+                for t, msg in events:
+                    if msg[0] == 0x90 and (not onsets or int(t * RATE) != onsets[-1]):
+                        onsets.append(int(t * RATE))
+                held = v_name in HELD_OUT_VOICINGS or (sf_name, inst) in HELD_OUT_PAIRS
+                part = parts["test" if held else "train"]
+                offset = sum(len(x) for x in part["x"])
+                part["files"].append(offset)
+                part["onsets"] += [offset + o for o in onsets]
+                part["x"].append(mu_law_encode(audio))
+                part["chord"].append(chord)
+                part["inst"].append(np.full(n, inst_idx, np.uint8))
+                manifest.append(
+                    {
+                        "soundfont": sf_name,
+                        "instrument": inst,
+                        "program": program,
+                        "voicing": v_name,
+                        "part": "test" if held else "train",
+                        "seconds": round(n / RATE, 2),
+                        "peak": round(peak, 4),
+                    }
+                )
+                print(f"{sf_name:9s} {inst:8s} {v_name}  {n / RATE:5.1f} s  peak {peak:.3f}  {manifest[-1]['part']}")
     for name, part in parts.items():
         x = np.concatenate(part["x"])
         np.savez(

@@ -1,9 +1,13 @@
-"""A minimal Standard MIDI File writer (format 0, one track): enough for held chords."""
+"""A minimal Standard MIDI File writer (format 0, one track) and its fluidsynth renderer."""
 
 from __future__ import annotations
 
 import struct
+import subprocess
+import tempfile
 from pathlib import Path
+
+import numpy as np
 
 #: ticks per quarter note; at the default tempo (500,000 us per quarter) one tick is 1/960 s
 TICKS_PER_BEAT = 480
@@ -47,3 +51,22 @@ def note_on(note: int, velocity: int, channel: int = 0) -> bytes:
 
 def note_off(note: int, channel: int = 0) -> bytes:
     return bytes([0x80 | channel, note, 0])
+
+
+def render_smf(events: list[tuple[float, bytes]], soundfont: str | Path, rate: int, effects: bool = True) -> np.ndarray:
+    """Play ``events`` through ``fluidsynth`` with ``soundfont``: mono float32 at ``rate``.
+
+    ``effects=False`` turns fluidsynth's reverb and chorus off (dry notes).
+    """
+    import soundfile as sf
+
+    with tempfile.TemporaryDirectory() as tmp:
+        mid, wav = Path(tmp) / "take.mid", Path(tmp) / "take.wav"
+        write_smf(mid, events)
+        dry = ["-R", "0", "-C", "0"] if not effects else []
+        cmd = ["fluidsynth", "-ni", "-q", *dry, "-g", "0.5", "-r", str(rate), "-F", str(wav), str(soundfont), str(mid)]
+        subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        audio, got = sf.read(str(wav), dtype="float32", always_2d=True)
+    if got != rate:
+        raise RuntimeError(f"fluidsynth wrote {got} Hz, asked for {rate}")
+    return audio.mean(axis=1)
