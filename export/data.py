@@ -266,6 +266,14 @@ def linear_up(x: np.ndarray, in_rate: int, out_rate: int) -> np.ndarray:
     return np.interp(t, np.arange(len(x)), x).astype(np.float32)
 
 
+def training_audio(corpus: str | list[str]) -> np.ndarray:
+    """One corpus's training array (memory-mapped), or several concatenated (crops are drawn
+    uniformly, so each corpus weighs by its length)."""
+    names = [corpus] if isinstance(corpus, str) else list(corpus)
+    parts = [np.load(DATA_DIR / name / "train.npy", mmap_mode="r") for name in names]
+    return parts[0] if len(parts) == 1 else np.concatenate(parts)
+
+
 @dataclass
 class Batch:
     target: np.ndarray  # (B, 1, T) 48 kHz

@@ -20,7 +20,7 @@ import numpy as np
 from rich.progress import Progress
 from scipy import signal
 
-from export.data import DATA_DIR, METHODS, MODEL_RATE, degrade, sinc_up
+from export.data import METHODS, MODEL_RATE, degrade, sinc_up, training_audio
 from rtaudio.tasks.envelope import EnvelopeMap, band_log_energy, stft_frames
 
 RATES = (8000, 16000, 24000)
@@ -67,7 +67,7 @@ def fit(
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--corpus", default="klettres_wb")
+    ap.add_argument("--corpus", nargs="+", default=["klettres_wb"], help="one or more corpora (concatenated)")
     ap.add_argument("--out", type=Path, required=True)
     ap.add_argument("--past", type=int, default=0, help="context frames before (hop 128 at 48 kHz)")
     ap.add_argument("--future", type=int, default=0, help="context frames after (each adds 2.7 ms of latency)")
@@ -76,7 +76,7 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--linear", action="store_true", help="band log energies only (default adds their squares)")
     a = ap.parse_args()
-    audio = np.load(DATA_DIR / a.corpus / "train.npy", mmap_mode="r")
+    audio = training_audio(a.corpus)
     arrays: dict[str, np.ndarray] = {"rates": np.array(RATES)}
     report = {}
     with Progress() as prog:
@@ -89,7 +89,8 @@ def main() -> None:
             prog.advance(task)
     a.out.parent.mkdir(parents=True, exist_ok=True)
     np.savez(a.out, **arrays)
-    meta = {"corpus": a.corpus, "past": a.past, "future": a.future, "quadratic": not a.linear}
+    corpus = a.corpus[0] if len(a.corpus) == 1 else a.corpus
+    meta = {"corpus": corpus, "past": a.past, "future": a.future, "quadratic": not a.linear}
     meta |= {"crops": a.crops, "ridge": a.ridge, "seed": a.seed}
     a.out.with_suffix(".json").write_text(json.dumps(meta | {"fit": report}, indent=1) + "\n")
     print(json.dumps(report))

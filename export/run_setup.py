@@ -118,3 +118,55 @@ def lr_scale(step: int, warmup: int, total_steps: int, wall_minutes: float, budg
         return (step + 1) / warmup
     p = min(1.0, max((step - warmup) / max(1, total_steps - warmup), wall_minutes / budget_minutes))
     return 0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * p))
+
+
+def save_loss_plot(
+    log_path: Path,
+    png: Path,
+    curves: dict[str, str],
+    points: dict[str, str] | None = None,
+    log_scale: bool = True,
+    ylabel: str | None = None,
+    points_axis: str | None = None,
+    smooth: int = 50,
+) -> None:
+    """The training curves of ``log_path`` (JSON lines) as ``png``.
+
+    ``curves`` (log key -> legend label) are drawn as ``smooth``-step running means; ``points``
+    (evaluations logged every so often) as markers, on a second axis labelled ``points_axis``
+    when given. A key logged fewer than twice is left out (logs from before a term existed).
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = [json.loads(line) for line in log_path.read_text().splitlines() if line.strip()]
+    fig, ax = plt.subplots(figsize=(7, 4))
+    for key, label in curves.items():
+        pts = [(r["step"], r[key]) for r in rows if r.get(key) is not None]
+        if len(pts) < 2:
+            continue
+        s, v = np.array(pts, dtype=float).T
+        k = min(smooth, len(v))
+        ax.plot(s[k - 1 :], np.convolve(v, np.ones(k) / k, mode="valid"), label=label)
+    ax.set_xlabel("step")
+    if ylabel:
+        ax.set_ylabel(ylabel)
+    if log_scale:
+        ax.set_yscale("log")
+    ax.grid(alpha=0.3)
+    ax.legend(loc="upper left")
+    other = ax.twinx() if points_axis else ax
+    for key, label in (points or {}).items():
+        pts = [(r["step"], r[key]) for r in rows if r.get(key) is not None]
+        if pts:
+            other.plot(*np.array(pts, dtype=float).T, "k.-", label=label)
+    if points_axis:
+        other.set_ylabel(points_axis)
+        other.legend(loc="upper right")
+    elif points:
+        ax.legend(loc="upper left")
+    fig.tight_layout()
+    fig.savefig(png, dpi=100)
+    plt.close(fig)

@@ -13,15 +13,21 @@ import math
 import random
 import shutil
 import time
-from pathlib import Path
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 
-from export.data import DATA_DIR, Sampler
+from export.data import Sampler, training_audio
 from export.models import SIGMA_PURE, BandNet, build, config_dict, highpass
-from export.run_setup import fresh_start, lr_scale, run_arguments, save_checkpoint, start_run, training_progress
+from export.run_setup import (
+    fresh_start,
+    lr_scale,
+    run_arguments,
+    save_checkpoint,
+    save_loss_plot,
+    start_run,
+    training_progress,
+)
 from rtaudio import metrics
 
 
@@ -72,41 +78,6 @@ def lsd_loss(y: torch.Tensor, t: torch.Tensor, n_fft: int = metrics.N_FFT) -> to
     return torch.sqrt(torch.mean(d**2, dim=1) + 1e-6).mean()
 
 
-def save_plot(log_path: Path, png: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    rows = [json.loads(line) for line in log_path.read_text().splitlines() if line.strip()]
-    if not rows:
-        return
-    steps = np.array([r["step"] for r in rows])
-    fig, ax = plt.subplots(figsize=(7, 4))
-    for key in ("loss", "stft", "lsd", "l1x100"):
-        if key not in rows[-1]:  # logs from before a loss term existed
-            continue
-        v = np.array([r.get(key, np.nan) for r in rows])
-        k = min(50, len(v))
-        smooth = np.convolve(v, np.ones(k) / k, mode="valid")
-        ax.plot(steps[k - 1 :], smooth, label=key)
-    ax.set_xlabel("step")
-    ax.set_yscale("log")
-    ax.grid(alpha=0.3)
-    ax.legend()
-    fig.tight_layout()
-    fig.savefig(png, dpi=100)
-    plt.close(fig)
-
-
-def training_audio(corpus: str | list[str]) -> np.ndarray:
-    """One corpus's training array (memory-mapped), or several concatenated (crops are drawn
-    uniformly, so each corpus weighs by its length)."""
-    names = [corpus] if isinstance(corpus, str) else list(corpus)
-    parts = [np.load(DATA_DIR / name / "train.npy", mmap_mode="r") for name in names]
-    return parts[0] if len(parts) == 1 else np.concatenate(parts)
-
-
 def main() -> None:
     a = run_arguments(__doc__).parse_args()
     cfg, run, seed = start_run(a)
@@ -147,7 +118,7 @@ def main() -> None:
             },
             ckpt_path,
         )
-        save_plot(log_path, run / "loss.png")
+        save_loss_plot(log_path, run / "loss.png", {k: k for k in ("loss", "stft", "lsd", "l1x100")})
 
     def lr_at(s: int) -> float:
         return cfg["lr"] * lr_scale(s, cfg.get("warmup", 100), total, wall / 60, budget_min)

@@ -32,10 +32,18 @@ import torch.nn.functional as F
 
 from export.denoise.data import heldout_pairs, training_sampler
 from export.denoise.models import SEGAN, PairCritic, build, config_dict, count_params, preemphasis, segan_enhance
-from export.run_setup import fresh_start, lr_scale, run_arguments, save_checkpoint, start_run, training_progress
+from export.run_setup import (
+    fresh_start,
+    lr_scale,
+    run_arguments,
+    save_checkpoint,
+    save_loss_plot,
+    start_run,
+    training_progress,
+)
 from export.train import complex_loss, mrstft_loss
 
-PLOT_KEYS = ("l1", "stft", "comp", "adv", "critic", "dev_pesq")
+PLOT_KEYS = ("l1", "stft", "comp", "adv", "critic")
 COMPRESSED_FFT = 512
 
 
@@ -47,35 +55,9 @@ def compressed_loss(out: torch.Tensor, clean: torch.Tensor, complex_share: float
     return (1 - complex_share) * mag + complex_share * complex_loss(so, sc)
 
 
-def save_plot(log_path: Path, png: Path) -> None:
-    """Smoothed losses against step (log scale), dev PESQ on its own axis."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    rows = [json.loads(line) for line in log_path.read_text().splitlines() if line.strip()]
-    fig, ax = plt.subplots(figsize=(7, 4))
-    for key in PLOT_KEYS[:-1]:
-        pts = [(r["step"], r[key]) for r in rows if key in r]
-        if len(pts) < 2:
-            continue
-        s, v = np.array(pts).T
-        k = min(50, len(v))
-        ax.plot(s[k - 1 :], np.convolve(v, np.ones(k) / k, mode="valid"), label=key)
-    ax.set_xlabel("step")
-    ax.set_yscale("log")
-    ax.grid(alpha=0.3)
-    ax.legend(loc="upper left")
-    dev = [(r["step"], r["dev_pesq"]) for r in rows if "dev_pesq" in r]
-    if dev:
-        ax2 = ax.twinx()
-        ax2.plot(*np.array(dev).T, "k.-", label="dev PESQ-wb")
-        ax2.set_ylabel("dev PESQ-wb")
-        ax2.legend(loc="upper right")
-    fig.tight_layout()
-    fig.savefig(png, dpi=100)
-    plt.close(fig)
+def plot(log_path: Path, png: Path) -> None:
+    """Smoothed losses against step (log scale), dev PESQ-wb on its own axis."""
+    save_loss_plot(log_path, png, {k: k for k in PLOT_KEYS}, {"dev_pesq": "dev PESQ-wb"}, points_axis="dev PESQ-wb")
 
 
 def load_checkpoint(path: Path) -> tuple[torch.nn.Module, dict]:
@@ -228,9 +210,9 @@ def main() -> None:
             if step % cfg.get("ckpt_every", 200) == 0:
                 log.flush()
                 save()
-                save_plot(log_path, run / "loss.png")
+                plot(log_path, run / "loss.png")
     save()
-    save_plot(log_path, run / "loss.png")
+    plot(log_path, run / "loss.png")
     print(f"stopped at step {step}, {wall / 60:.1f} min trained, best dev PESQ-wb {best:.3f}")
 
 

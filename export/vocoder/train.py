@@ -31,7 +31,15 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from export.run_setup import fresh_start, lr_scale, run_arguments, save_checkpoint, start_run, training_progress
+from export.run_setup import (
+    fresh_start,
+    lr_scale,
+    run_arguments,
+    save_checkpoint,
+    save_loss_plot,
+    start_run,
+    training_progress,
+)
 from export.train import complex_loss, mrstft_loss
 from export.vocoder.data import Crops, train_audio
 from export.vocoder.discriminators import Critics, critic_loss, generator_losses
@@ -75,28 +83,7 @@ def phase_loss(phase: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     return (ip + gd + iaf) / 3
 
 
-def save_plot(log_path: Path, png: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    rows = [json.loads(line) for line in log_path.read_text().splitlines() if line.strip()]
-    fig, ax = plt.subplots(figsize=(7, 4))
-    for key in ("mel_l1", "mrstft", "phase", "mag", "complex", "consistency", "adv", "fm", "critic", "noise_l1"):
-        pts = [(r["step"], r[key]) for r in rows if key in r]
-        if len(pts) < 2:
-            continue
-        s, v = np.array(pts).T
-        k = min(50, len(v))
-        ax.plot(s[k - 1 :], np.convolve(v, np.ones(k) / k, mode="valid"), label=key)
-    ax.set_xlabel("step")
-    ax.set_yscale("log")
-    ax.grid(alpha=0.3)
-    ax.legend()
-    fig.tight_layout()
-    fig.savefig(png, dpi=100)
-    plt.close(fig)
+PLOT_KEYS = ("mel_l1", "mrstft", "phase", "mag", "complex", "consistency", "adv", "fm", "critic", "noise_l1")
 
 
 def load_checkpoint(path: Path) -> tuple[Vocoder, dict]:
@@ -174,7 +161,7 @@ def main() -> None:
             },
             ckpt_path,
         )
-        save_plot(log_path, run / "loss.png")
+        save_loss_plot(log_path, run / "loss.png", {k: k for k in PLOT_KEYS})
 
     def lr_factor(s: int) -> float:
         return lr_scale(s, cfg.get("warmup", 200), total, wall / 60, budget_min)

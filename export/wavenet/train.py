@@ -22,7 +22,15 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from export.run_setup import fresh_start, lr_scale, run_arguments, save_checkpoint, start_run, training_progress
+from export.run_setup import (
+    fresh_start,
+    lr_scale,
+    run_arguments,
+    save_checkpoint,
+    save_loss_plot,
+    start_run,
+    training_progress,
+)
 from export.wavenet.models import WaveNet, build, config_dict
 
 DATA = Path("data/wavenet")
@@ -112,32 +120,6 @@ def chord_contrast(
     return F.softplus(loglik(other) - loglik(chord)).mean() / tail
 
 
-def save_plot(log_path: Path, png: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    rows = [json.loads(line) for line in log_path.read_text().splitlines() if line.strip()]
-    train = [(r["step"], r["bits"]) for r in rows if "bits" in r]
-    held = [(r["step"], r["heldout_bits"]) for r in rows if "heldout_bits" in r]
-    if not train:
-        return
-    fig, ax = plt.subplots(figsize=(7, 4))
-    s, v = np.array(train).T
-    k = min(50, len(v))
-    ax.plot(s[k - 1 :], np.convolve(v, np.ones(k) / k, mode="valid"), label="train (50-step mean)")
-    if held:
-        ax.plot(*np.array(held).T, "o-", label="held-out")
-    ax.set_xlabel("step")
-    ax.set_ylabel("bits / sample")
-    ax.grid(alpha=0.3)
-    ax.legend()
-    fig.tight_layout()
-    fig.savefig(png, dpi=100)
-    plt.close(fig)
-
-
 def main() -> None:
     a = run_arguments(__doc__).parse_args()
     cfg, run, seed = start_run(a)
@@ -181,7 +163,14 @@ def main() -> None:
             },
             ckpt_path,
         )
-        save_plot(log_path, run / "loss.png")
+        save_loss_plot(
+            log_path,
+            run / "loss.png",
+            {"bits": "train (50-step mean)"},
+            {"heldout_bits": "held-out"},
+            log_scale=False,
+            ylabel="bits / sample",
+        )
 
     def lr_at(s: int) -> float:
         budget = cfg.get("budget_minutes", budget_min)  # the whole run's, across --resume stages
