@@ -53,13 +53,15 @@ def test_visqol_ranks_the_reference_above_a_band_limited_copy(clip):
 def test_upsample_bench_figures_are_all_reported_and_quick_skips_visqol(clip):
     from dataclasses import replace
 
+    from rtaudio.registry import default_model, find_model
     from rtaudio.tasks.task import BenchClip
     from rtaudio.tasks.upsample import UPSAMPLE
 
     x, sinc = clip
+    model = find_model("upsample", default_model("upsample", LOW))
     item = BenchClip("de", soxr.resample(x, RATE, LOW, quality="VHQ"), x)
-    quick = UPSAMPLE.quality(replace(item, cheap=True), sinc, (LOW, RATE))
+    quick = UPSAMPLE.quality(replace(item, cheap=True), sinc, (LOW, RATE), model)
     assert set(quick) == set(UPSAMPLE.quality_keys)
     assert quick["visqol"] is None and quick["band_real_acc"] > 0.95 and quick["whistle_excess_db"] < 6.0
     if visqol_available():
-        assert UPSAMPLE.quality(item, sinc, (LOW, RATE))["visqol"] is not None
+        assert UPSAMPLE.quality(item, sinc, (LOW, RATE), model)["visqol"] is not None

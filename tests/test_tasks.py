@@ -55,7 +55,7 @@ class InvertTask(Task):
         x = np.random.default_rng(0).standard_normal(4000).astype(np.float32) * 0.1
         return [BenchClip("noise", x, -x)]
 
-    def quality(self, clip, estimate, pair):
+    def quality(self, clip, estimate, pair, model):
         return {"err": float(np.abs(clip.reference - estimate).max())}
 
 

@@ -225,7 +225,7 @@ def measure(result: CaseResult, plan: Plan, proc: Any, clips: list[BenchClip], o
         t0 = time.perf_counter()
         offline = process_offline(plan.reference, clip.source)
         offline_seconds += time.perf_counter() - t0
-        row = {"clip": clip.name, "group": clip.group, **plan.task.quality(clip, streamed, pair)}
+        row = {"clip": clip.name, "group": clip.group, **plan.task.quality(clip, streamed, pair, plan.model)}
         row["parity_snr_db"] = metrics.snr(offline, streamed)
         row["boundary_err_dbfs"], row["max_err_dbfs"] = boundary_errors(streamed, offline, proc)
         result.per_clip.append({k: round(v, 4) if isinstance(v, float) else v for k, v in row.items()})

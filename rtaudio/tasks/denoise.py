@@ -376,7 +376,9 @@ class DenoiseTask(Task):
     def bench_clips(self, pair, count, seconds):
         return bench_pairs_from(bench_dir(), count, seconds)
 
-    def quality(self, clip: BenchClip, estimate: np.ndarray, pair: tuple[int, int]) -> dict[str, float | None]:
+    def quality(
+        self, clip: BenchClip, estimate: np.ndarray, pair: tuple[int, int], model: ModelInfo
+    ) -> dict[str, float | None]:
         return quality(clip.reference, estimate, pair[1])
 
 

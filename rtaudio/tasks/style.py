@@ -453,9 +453,8 @@ class StyleTask(Task):
 
     The bench feeds held-out speech (the shipped evaluation clips, languages not trained on)
     and judges each output against the content (onset/energy correlation, STOI) and against the
-    default style model's reference recording (Gram distances of features no network here is
-    trained with; see the module docstring). ``quality`` has no model argument, so every model
-    of one run is judged against that one style: bench one style per run (``--model``).
+    reference recording of the model that made it (Gram distances of features no network here is
+    trained with; see the module docstring).
     """
 
     name = "style"
@@ -510,21 +509,15 @@ class StyleTask(Task):
 
         return [BenchClip(c.name, c.source, c.source, "speech") for c in eval_clips(pair[0], pair[0], count, seconds)]
 
-    def quality(self, clip: BenchClip, estimate: np.ndarray, pair: tuple[int, int]) -> dict[str, float | None]:
-        from rtaudio.registry import find_model
-
-        style, rate = style_reference(find_model(self.name, self.default_model(_shipped(), None)))
+    def quality(
+        self, clip: BenchClip, estimate: np.ndarray, pair: tuple[int, int], model: ModelInfo
+    ) -> dict[str, float | None]:
+        style, rate = style_reference(model)  # each style model is judged against its own style
         if rate != pair[1]:
             from rtaudio.tasks.resample import sinc_resample
 
             style = sinc_resample(style[None], rate, pair[1])[0]
         return style_figures(estimate, clip.reference, style, pair[1])
-
-
-def _shipped() -> list[ModelInfo]:
-    from rtaudio.registry import shipped_models
-
-    return shipped_models("style")
 
 
 STYLE = StyleTask()

@@ -227,8 +227,10 @@ class Task:
         """The held-out material for ``pair``: what is fed and its reference."""
         raise NotImplementedError
 
-    def quality(self, clip: BenchClip, estimate: np.ndarray, pair: tuple[int, int]) -> dict[str, float | None]:
-        """The quality figures of one output (keys of :attr:`figures`; ``None``: not available here)."""
+    def quality(
+        self, clip: BenchClip, estimate: np.ndarray, pair: tuple[int, int], model: ModelInfo
+    ) -> dict[str, float | None]:
+        """The quality figures of one output of ``model`` (keys of :attr:`figures`; ``None``: not available here)."""
         raise NotImplementedError
 
     @property

@@ -215,7 +215,9 @@ class UpsampleTask(Task):
     def bench_clips(self, pair, count, seconds):
         return eval_clips(pair[0], pair[1], count, seconds)
 
-    def quality(self, clip: BenchClip, estimate: np.ndarray, pair: tuple[int, int]) -> dict[str, float | None]:
+    def quality(
+        self, clip: BenchClip, estimate: np.ndarray, pair: tuple[int, int], model: ModelInfo
+    ) -> dict[str, float | None]:
         from rtaudio import metrics
 
         ref, rate, edge = clip.reference, pair[1], pair[0] / 2

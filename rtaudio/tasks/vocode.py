@@ -398,7 +398,9 @@ class VocodeTask(Task):
 
         return eval_clips(pair[0], pair[1], count, seconds)
 
-    def quality(self, clip: BenchClip, estimate: np.ndarray, pair: tuple[int, int]) -> dict[str, float | None]:
+    def quality(
+        self, clip: BenchClip, estimate: np.ndarray, pair: tuple[int, int], model: ModelInfo
+    ) -> dict[str, float | None]:
         from rtaudio import metrics, metrics_vocode
 
         try:
