@@ -1,6 +1,7 @@
 """WaveNet generation bench: speed of the native kernel, the numpy reference and a naive
 full-recompute WaveNet in one run; held-out bits per sample; pitch correctness per chord.
 
+``rtaudio bench --task generate [--quick] [--json OUT]``, or
 ``python -m bench.generate_bench [--model rtaudio/models/generate16k.npz] [--out bench/results/bench_generate.json]
 [--nll-seconds 10] [--pitch-seconds 2] [--instruments piano,organ,...] [--temperatures 1.0]``
 
@@ -47,6 +48,7 @@ from rtaudio.tasks.generate import (
 )
 
 RATE = 16000
+ROOT = Path(__file__).resolve().parent.parent  # the checkout: kernels/, data/
 PAPER = {"residual": 64, "skip": 256, "head": 256, "cond": 32, "dilations": [2**i for i in range(10)] * 3}
 
 
@@ -81,7 +83,7 @@ def naive_speed(weights: WaveNetWeights, n: int) -> dict:
 def isa_speed(model: Path, seconds: float, isa: str) -> dict:
     """The kernel capped at ``isa`` (``baseline``: portable x86-64; ``avx2``), in a subprocess."""
     code = (
-        "import json,sys; sys.path.insert(0,'.'); from pathlib import Path; "
+        f"import json,sys; sys.path.insert(0,{str(ROOT)!r}); from pathlib import Path; "
         "from bench.generate_bench import native_speed; from rtaudio.tasks.generate import WaveNetWeights; "
         f"print(json.dumps(native_speed(WaveNetWeights.load(Path({str(model)!r})), {seconds})))"
     )
@@ -175,18 +177,18 @@ def data_pitch_accuracy(data: Path, seconds: float) -> dict:
     return {"accuracy": hits / n, "takes": n, "seconds": seconds}
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model", type=Path, default=default_model_path())
     ap.add_argument("--out", type=Path, default=Path("bench/results/bench_generate.json"))
-    ap.add_argument("--data", type=Path, default=Path("data/wavenet/test.npz"))
+    ap.add_argument("--data", type=Path, default=ROOT / "data" / "wavenet" / "test.npz")
     ap.add_argument("--speed-seconds", type=float, default=10.0)
     ap.add_argument("--nll-seconds", type=float, default=10.0)
     ap.add_argument("--pitch-seconds", type=float, default=2.0)
     ap.add_argument("--instruments", default=",".join(INSTRUMENTS))
     ap.add_argument("--temperatures", default=None, help="comma-separated (default: the card's)")
     ap.add_argument("--skip", default="", help="comma-separated parts to skip: speed,nll,pitch")
-    a = ap.parse_args()
+    a = ap.parse_args(argv)
     skip = set(filter(None, a.skip.split(",")))
     w = WaveNetWeights.load(a.model)
     report: dict = {

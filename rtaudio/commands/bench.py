@@ -134,6 +134,11 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from rtaudio.benchmark import BACKENDS, BenchConfig, plot_report, run_bench
     from rtaudio.display import console
+    from rtaudio.registry import get_task
+
+    own = get_task(args.task).bench_command(args)
+    if own is not None:
+        return own
 
     unknown = [b for b in args.backends if b not in BACKENDS]
     if unknown:

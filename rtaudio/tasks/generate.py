@@ -379,8 +379,35 @@ class GenerateTask(Task):
             "task generate has no audio input: use rtaudio generate, or rtaudio live/bridge --task generate"
         )
 
+    def bench_command(self, args: argparse.Namespace) -> int:
+        """The generator bench (``bench/generate_bench.py``): kernel, numpy reference and naive
+        WaveNet speed in one run, held-out bits/sample, pitch correctness per chord.
+
+        It needs the checkout (the numpy reference lives in ``kernels/``, the held-out renders in
+        ``data/wavenet``), which an installed package does not carry: then a one-line error.
+        """
+        import sys
+
+        root = Path(__file__).resolve().parents[2]
+        if not (root / "bench" / "generate_bench.py").is_file() or not (root / "kernels" / "wavenet").is_dir():
+            raise ModelError("the generate bench runs from a checkout of rtaudio (it needs kernels/ and bench/)")
+        if str(root) not in sys.path:
+            sys.path.insert(0, str(root))
+        from bench.generate_bench import main as generate_bench
+
+        models = args.models or [None]
+        if len(models) > 1:
+            raise ModelError("the generate bench measures one model per run (--models NAME)")
+        argv = ["--model", str(self.model_path(models[0]))]
+        out = args.json if args.json and args.json != "-" else str(root / "bench" / "results" / "bench_generate.json")
+        argv += ["--out", out]
+        if args.quick:  # about a minute: short takes, one instrument
+            argv += ["--speed-seconds", "2", "--nll-seconds", "2", "--pitch-seconds", "1", "--instruments", "piano"]
+        generate_bench(argv)
+        return 0
+
     def bench_pairs(self, models: Sequence[ModelInfo]) -> list[tuple[int, int]]:
-        raise ModelError("the generate bench runs from the checkout: python -m bench.generate_bench")
+        raise ModelError("the generate bench is its own (rtaudio bench --task generate)")
 
     def model_path(self, model: str | None) -> Path:
         """``None`` (the shipped default), a shipped model's name, or a path to an ``.npz`` with its card."""

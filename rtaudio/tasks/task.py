@@ -219,6 +219,11 @@ class Task:
         return f"{plan.band_rate} -> {plan.out_rate} Hz"
 
     # -- bench --------------------------------------------------------------------------
+    def bench_command(self, args: argparse.Namespace) -> int | None:
+        """A bench of the task's own for ``rtaudio bench`` (its exit status), or ``None`` for the
+        engine's streaming bench (rate pairs x clips x models, :meth:`bench_pairs` ...)."""
+        return None
+
     def bench_pairs(self, models: Sequence[ModelInfo]) -> list[tuple[int, int]]:
         """The (input rate, output rate) pairs a bench run covers by default."""
         raise NotImplementedError
