@@ -66,6 +66,8 @@ class CaseResult:
     latency_ms: float | None = None
     peak_rss_mb: float | None = None
     quality: dict[str, float | None] = field(default_factory=dict)
+    #: the same figures per material (BenchClip.group) when a run has more than one
+    quality_by_group: dict[str, dict[str, float | None]] = field(default_factory=dict)
     parity_snr_db: float | None = None  # streamed vs offline, same seed
     boundary_err_dbfs: float | None = None  # largest |streamed - offline| at chunk boundaries
     max_err_dbfs: float | None = None  # largest |streamed - offline| anywhere
@@ -246,6 +248,11 @@ def measure(result: CaseResult, plan: Plan, proc: Any, clips: list[BenchClip], o
     result.latency_ms = proc.latency_seconds * 1e3
     rows = result.per_clip
     result.quality = {key: _mean(rows, key) for key in plan.task.quality_keys}
+    groups = sorted({r["group"] for r in rows})
+    if len(groups) > 1:
+        result.quality_by_group = {
+            g: {key: _mean([r for r in rows if r["group"] == g], key) for key in plan.task.quality_keys} for g in groups
+        }
     result.parity_snr_db = min(r["parity_snr_db"] for r in rows)  # the worst clip
     result.boundary_err_dbfs = max(r["boundary_err_dbfs"] for r in rows)
     result.max_err_dbfs = max(r["max_err_dbfs"] for r in rows)

@@ -228,7 +228,8 @@ def report_tables(report: dict[str, Any]) -> list:
         seconds = report["config"]["clip_seconds"]
         span = f"{len(clips)} clip(s)" + (f" x {seconds:g} s" if seconds else "")
         what = f"{a / 1000:g} kHz -> {b / 1000:g} kHz" if a != b else f"{a / 1000:g} kHz resynthesis"
-        table = Table(title=f"{task} {what}  ({span}, held-out speech)")
+        materials = sorted({g for r in rows for g in (r.get("quality_by_group") or {})}) or ["speech"]
+        table = Table(title=f"{task} {what}  ({span}, held-out {' + '.join(materials)})")
         for name in ("model", "steps", "params", "latency ms"):
             table.add_column(name)
         for backend in backends:
@@ -251,7 +252,30 @@ def report_tables(report: dict[str, Any]) -> list:
         table.caption = "\n".join(f"[{i}] {n}" for i, n in enumerate(notes, 1)) or None
         table.caption_justify = "left"
         tables.append(table)
+        if len(materials) > 1:
+            tables.append(_material_table(f"{task} {what}: quality by material", rows, quality, materials))
     return tables
+
+
+def _material_table(title: str, rows: list[dict[str, Any]], quality: list[dict[str, Any]], materials: list[str]):
+    """The quality figures of each (model, steps) per material (one backend's row: quality does not
+    depend on it)."""
+    from rich.table import Table
+
+    table = Table(title=title)
+    for name in ("model", "steps", "material", *(f["header"] for f in quality)):
+        table.add_column(name, justify="left" if name in ("model", "steps", "material") else "right")
+    seen = set()
+    for r in rows:
+        key = (r["model"], r["steps"])
+        if key in seen or r["status"] != "ok" or not r.get("quality_by_group"):
+            continue
+        seen.add(key)
+        for m in materials:
+            q = r["quality_by_group"].get(m, {})
+            steps = "-" if r["steps"] is None else str(r["steps"])
+            table.add_row(r["model"], steps, m, *(_num(q.get(f["key"]), f["fmt"]) for f in quality))
+    return table
 
 
 def _row_cells(

@@ -29,9 +29,10 @@ from rtaudio.tasks.task import BenchClip, Figure, ModelError, ModelInfo, Plan, R
 DEFAULT_BASELINE_OUT_RATE = 48000
 
 
-def eval_dir() -> Path:
-    """Folder of the shipped held-out evaluation clips (48 kHz speech)."""
-    return Path(str(resources.files("rtaudio") / "assets" / "eval"))
+def eval_dir(material: str = "speech") -> Path:
+    """Folder of the shipped held-out evaluation clips, 48 kHz: ``speech`` (klettres languages no model
+    trained on) or ``music`` (pieces of export/music.py with instruments no model trained on)."""
+    return Path(str(resources.files("rtaudio") / "assets" / ("eval" if material == "speech" else f"eval_{material}")))
 
 
 @lru_cache(maxsize=8)
@@ -44,15 +45,17 @@ def read_eval_clip(path: str) -> np.ndarray:
     return audio[: len(audio) - len(audio) % 48]
 
 
-def eval_clips(in_rate: int, out_rate: int, count: int | None = None, max_seconds: float | None = None):
-    """The evaluation clips as (input, reference) pairs for ``in_rate -> out_rate``.
+def eval_clips(
+    in_rate: int, out_rate: int, count: int | None = None, max_seconds: float | None = None, material: str = "speech"
+):
+    """The evaluation clips of ``material`` as (input, reference) pairs for ``in_rate -> out_rate``.
 
     The reference is the clip at ``out_rate``; the input is the clip resampled down to
     ``in_rate`` with soxr VHQ (a clean band limit at the input's Nyquist).
     """
-    paths = sorted(eval_dir().glob("*.flac"))[:count]
+    paths = sorted(eval_dir(material).glob("*.flac"))[:count]
     if not paths:
-        raise FileNotFoundError(f"no evaluation clips in {eval_dir()}")
+        raise FileNotFoundError(f"no evaluation clips in {eval_dir(material)}")
     clips = []
     for path in paths:
         full = read_eval_clip(str(path))
@@ -61,7 +64,7 @@ def eval_clips(in_rate: int, out_rate: int, count: int | None = None, max_second
             full = full[: keep - keep % 48]
         reference = full if out_rate == EVAL_RATE else soxr.resample(full, EVAL_RATE, out_rate, quality="VHQ")
         low = soxr.resample(full, EVAL_RATE, in_rate, quality="VHQ")
-        clips.append(BenchClip(path.stem, low.astype(np.float32), reference.astype(np.float32)))
+        clips.append(BenchClip(path.stem, low.astype(np.float32), reference.astype(np.float32), material))
     return clips
 
 
@@ -213,7 +216,8 @@ class UpsampleTask(Task):
         return list(UPSAMPLE_BENCH_PAIRS)
 
     def bench_clips(self, pair, count, seconds):
-        return eval_clips(pair[0], pair[1], count, seconds)
+        # speech and music, reported apart (a band-extension model can be good at one only)
+        return eval_clips(pair[0], pair[1], count, seconds) + eval_clips(pair[0], pair[1], count, seconds, "music")
 
     def quality(
         self, clip: BenchClip, estimate: np.ndarray, pair: tuple[int, int], model: ModelInfo
