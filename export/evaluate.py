@@ -52,7 +52,7 @@ def references(
     for f in files:
         x, sr = sf.read(f, dtype="float32")
         refs.append(x if sr == out_rate else soxr.resample(x, sr, out_rate, quality="VHQ").astype(np.float32))
-    if out_rate == 16000 and not limit and part == "test":
+    if out_rate == 16000 and not limit and part == "test" and corpus.startswith("klettres"):
         refs += [sf.read(f, dtype="float32")[0] for f in sorted((DATA_DIR / "asterisk16k").glob("*.wav"))]
     return refs
 
@@ -137,13 +137,14 @@ def evaluate(
     schedules: dict[str, list[float]] | None = None,
     corpus: str = "klettres",
     perceptual: bool = False,
+    part: str = "test",
+    pairs: list[tuple[int, int]] | None = None,
 ) -> dict:
-    result: dict = {
-        "heldout": f"{corpus} test part: languages de, pt_BR, uk (+ asterisk G.722 prompts for 8->16 without --limit)",
-        "pairs": {},
-    }
-    for in_rate, out_rate in PAIRS:
-        refs = references(out_rate, corpus, limit)
+    what = {"music": "pieces with held-out instruments"}.get(corpus, "languages de, pt_BR, uk")
+    extra = " (+ asterisk G.722 prompts for 8->16 without --limit)" if corpus.startswith("klettres") else ""
+    result: dict = {"heldout": f"{corpus} {part} part: {what}{extra}", "pairs": {}}
+    for in_rate, out_rate in pairs or PAIRS:
+        refs = references(out_rate, corpus, limit, part)
         key = f"{in_rate}->{out_rate}"
         res = result["pairs"].setdefault(key, {"files": len(refs), "seconds": round(sum(map(len, refs)) / out_rate)})
         for proto in protocols:
@@ -199,6 +200,8 @@ def main() -> None:
     ap.add_argument("--protocol", nargs="+", default=["stft", "soxr"], choices=["stft", "soxr", "poly", "cheby"])
     ap.add_argument("--limit", type=int, help="evaluate on this many held-out files only")
     ap.add_argument("--corpus", default="klettres", help="corpus under data/corpus (default klettres)")
+    ap.add_argument("--part", default="test", choices=["test", "dev"], help="held-out part (dev: choices only)")
+    ap.add_argument("--pairs", nargs="+", default=None, metavar="IN:OUT", help="kHz pairs (default 16:48 24:48 8:16)")
     ap.add_argument("--schedules", type=Path, help="schedules JSON (for .pt models without a card)")
     ap.add_argument("--out", type=Path)
     ap.add_argument(
@@ -208,7 +211,8 @@ def main() -> None:
     )
     a = ap.parse_args()
     sched = json.loads(a.schedules.read_text())["schedules"] if a.schedules else None
-    result = evaluate(a.model, a.steps, a.protocol, a.limit, sched, a.corpus, a.perceptual)
+    pairs = [tuple(int(1000 * float(v)) for v in p.split(":")) for p in a.pairs] if a.pairs else None
+    result = evaluate(a.model, a.steps, a.protocol, a.limit, sched, a.corpus, a.perceptual, a.part, pairs)
     print(table(result))
     if a.out:
         a.out.write_text(json.dumps(result, indent=1) + "\n")
