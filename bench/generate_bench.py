@@ -35,6 +35,7 @@ from pathlib import Path
 
 import numpy as np
 
+from export.wavenet.data import labels_at_onsets
 from kernels.wavenet.reference import ReferenceKernel, naive_generate, random_weights
 from rtaudio import _wavenet
 from rtaudio.tasks.generate import (
@@ -116,6 +117,9 @@ def heldout_bits(weights: WaveNetWeights, seconds: float, data: Path, shift: int
     """
     d = np.load(data)
     x, chord, inst, files = d["x"], d["chord"], d["inst"], d["files"]
+    since = None
+    if weights.has_excitation:  # labels from each audible onset, as the model was trained
+        chord, since = labels_at_onsets(chord, files, d["audio_onsets"])
     manifest = json.loads((data.parent / "manifest.json").read_text())
     held = [f for f in manifest["files"] if f["part"] == "test"]
     rf = weights.receptive_field
@@ -131,8 +135,11 @@ def heldout_bits(weights: WaveNetWeights, seconds: float, data: Path, shift: int
         cuts = np.flatnonzero(np.diff(labels)) + 1
         for a, b in zip(np.r_[0, cuts], np.r_[cuts, len(labels)], strict=True):
             c = (int(labels[a]) + 2 * shift) % 24
-            k.set_cond(weights.cond_bias(Chord(c // 2, QUALITIES[c % 2]), weights.instruments[int(inst[lo])]))
-            k.forward(np.ascontiguousarray(x[lo + a : lo + b]), logits[a:b])
+            label = Chord(c // 2, QUALITIES[c % 2])
+            k.set_cond(weights.cond_bias(label, weights.instruments[int(inst[lo])]))
+            # the excitation of the samples predicted (within a label span their onset distances are consecutive)
+            ebias = None if since is None else weights.excitation_bias(label, int(since[lo + 1 + a]), b - a)
+            k.forward(np.ascontiguousarray(x[lo + a : lo + b]), logits[a:b], ebias)
         lg = logits[rf:].astype(np.float64)
         target = x[lo + 1 + rf : hi].astype(np.int64)
         m = lg.max(axis=1, keepdims=True)

@@ -2,12 +2,14 @@
  *
  * Each layer keeps a FIFO of its last `dilation` inputs, so the dilated tap x[t-d] is a
  * queue read instead of a recomputation. Per layer l (residual R, skip S channels):
- *     z = Wd [x[t-d]; x[t]] + b + cond            (2R outputs: filter half, gate half)
+ *     z = Wd [x[t-d]; x[t]] + b + cond + e_t[l]   (2R outputs: filter half, gate half)
  *     h = tanh(z_f) * sigmoid(z_g)
  *     [r; s] = Wo h + bo;   x <- x + r;   skip += s
  * Output: logits = W2 relu(W1 relu(skip) + b1) + b2 over 256 mu-law classes; sampling draws
  * from softmax(logits / T) with a uniform keyed to (seed, absolute sample position), so a
- * seed reproduces a take wherever it is cut into calls.
+ * seed reproduces a take wherever it is cut into calls. ``cond`` is constant between set_cond
+ * calls; ``e_t`` is an optional per-sample term (the chord excitation's projection, computed by
+ * the caller for each block), so a block costs no Python call per sample.
  *
  * Build: portable flags only. On x86-64 the hot loop is compiled three times (baseline, AVX2,
  * AVX-512) and chosen at run time; -ffp-contract=off keeps every path bitwise identical (no
@@ -74,8 +76,8 @@ INLINE void matvec_acc(float *restrict y, const float *restrict W, const float *
     }
 }
 
-/* One step: input class -> k->logits. */
-INLINE void step_impl(Kernel *k, int input) {
+/* One step: input class -> k->logits; eb: this sample's gate-bias increment (L * 2R) or NULL. */
+INLINE void step_impl(Kernel *k, int input, const float *restrict eb) {
     const int R = k->R, S = k->S, H = k->H, R2 = 2 * k->R, RS = k->R + k->S;
     float *restrict x = k->x, *restrict in2 = k->in2, *restrict z = k->z, *restrict h = k->h;
     float *restrict y = k->y, *restrict skip = k->skip;
@@ -88,6 +90,8 @@ INLINE void step_impl(Kernel *k, int input) {
         memcpy(in2 + R, x, sizeof(float) * R);
         memcpy(slot, x, sizeof(float) * R);
         memcpy(z, k->bias + (size_t)l * R2, sizeof(float) * R2);
+        if (eb)
+            for (int j = 0; j < R2; j++) z[j] = z[j] + eb[(size_t)l * R2 + j];
         matvec_acc(z, k->wd + (size_t)l * R2 * R2, in2, R2, R2);
         for (int j = 0; j < R; j++) {
             const float th = 1.0f - 2.0f / (wn_exp(2.0f * z[j]) + 1.0f);
@@ -143,45 +147,53 @@ INLINE int sample_impl(Kernel *k, double u, float temperature) {
     return best; /* unreachable: cdf[255] = acc > target */
 }
 
-INLINE void forward_impl(Kernel *k, const uint8_t *in, Py_ssize_t n, float *out) {
+INLINE void forward_impl(Kernel *k, const uint8_t *in, Py_ssize_t n, float *out, const float *eb) {
+    const size_t row = (size_t)k->L * 2 * k->R;
     for (Py_ssize_t i = 0; i < n; i++) {
-        step_impl(k, in[i]);
+        step_impl(k, in[i], eb ? eb + (size_t)i * row : NULL);
         if (out) memcpy(out + (size_t)i * NCLASS, k->logits, sizeof(float) * NCLASS);
     }
 }
 
-INLINE void generate_impl(Kernel *k, uint8_t *out, Py_ssize_t n, uint64_t seed, uint64_t pos, float temperature) {
+INLINE void generate_impl(Kernel *k, uint8_t *out, Py_ssize_t n, uint64_t seed, uint64_t pos, float temperature,
+                          const float *eb) {
+    const size_t row = (size_t)k->L * 2 * k->R;
     int cls = k->last;
     for (Py_ssize_t i = 0; i < n; i++) {
-        step_impl(k, cls);
+        step_impl(k, cls, eb ? eb + (size_t)i * row : NULL);
         cls = sample_impl(k, uniform_at(seed, pos + (uint64_t)i), temperature);
         out[i] = (uint8_t)cls;
     }
     k->last = cls;
 }
 
-static void forward_generic(Kernel *k, const uint8_t *in, Py_ssize_t n, float *out) { forward_impl(k, in, n, out); }
-static void generate_generic(Kernel *k, uint8_t *out, Py_ssize_t n, uint64_t seed, uint64_t pos, float t) {
-    generate_impl(k, out, n, seed, pos, t);
+static void forward_generic(Kernel *k, const uint8_t *in, Py_ssize_t n, float *out, const float *eb) {
+    forward_impl(k, in, n, out, eb);
+}
+static void generate_generic(Kernel *k, uint8_t *out, Py_ssize_t n, uint64_t seed, uint64_t pos, float t,
+                             const float *eb) {
+    generate_impl(k, out, n, seed, pos, t, eb);
 }
 
 #if defined(__x86_64__) && defined(__GNUC__)
 #define HAVE_X86_PATHS 1
 #define X86_PATH(isa, target_list)                                                                              \
     __attribute__((target(target_list))) static void forward_##isa(Kernel *k, const uint8_t *in, Py_ssize_t n,   \
-                                                                  float *out) {                               \
-        forward_impl(k, in, n, out);                                                                         \
+                                                                  float *out, const float *eb) {              \
+        forward_impl(k, in, n, out, eb);                                                                     \
     }                                                                                                        \
     __attribute__((target(target_list))) static void generate_##isa(Kernel *k, uint8_t *out, Py_ssize_t n,     \
-                                                                   uint64_t seed, uint64_t pos, float t) {     \
-        generate_impl(k, out, n, seed, pos, t);                                                              \
+                                                                   uint64_t seed, uint64_t pos, float t,      \
+                                                                   const float *eb) {                         \
+        generate_impl(k, out, n, seed, pos, t, eb);                                                          \
     }
 X86_PATH(avx2, "avx2")
 X86_PATH(avx512, "avx512f,avx512vl,avx2")
 #endif
 
-static void (*forward_fn)(Kernel *, const uint8_t *, Py_ssize_t, float *) = forward_generic;
-static void (*generate_fn)(Kernel *, uint8_t *, Py_ssize_t, uint64_t, uint64_t, float) = generate_generic;
+static void (*forward_fn)(Kernel *, const uint8_t *, Py_ssize_t, float *, const float *) = forward_generic;
+static void (*generate_fn)(Kernel *, uint8_t *, Py_ssize_t, uint64_t, uint64_t, float, const float *) =
+    generate_generic;
 static const char *isa_name = "baseline";
 
 /* ---- Python object ---- */
@@ -313,10 +325,25 @@ static PyObject *Kernel_reset(Kernel *k, PyObject *Py_UNUSED(ignored)) {
     Py_RETURN_NONE;
 }
 
+/* The optional per-sample gate-bias increments: float32 (n, L * 2R), or None. */
+static int take_ebias(Kernel *k, PyObject *obj, Py_ssize_t n, Py_buffer *view) {
+    view->buf = NULL;
+    if (obj == Py_None) return 0;
+    if (PyObject_GetBuffer(obj, view, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT) < 0) return -1;
+    if (!view->format || strcmp(view->format, "f") != 0 ||
+        view->len != n * (Py_ssize_t)((size_t)k->L * 2 * k->R * sizeof(float))) {
+        PyBuffer_Release(view);
+        view->buf = NULL;
+        PyErr_SetString(PyExc_ValueError, "ebias must be float32 (n, layers * 2 * residual)");
+        return -1;
+    }
+    return 0;
+}
+
 static PyObject *Kernel_forward(Kernel *k, PyObject *args) {
-    PyObject *inp, *outp = Py_None;
-    if (!PyArg_ParseTuple(args, "O|O", &inp, &outp)) return NULL;
-    Py_buffer in, out = {0};
+    PyObject *inp, *outp = Py_None, *ebp = Py_None;
+    if (!PyArg_ParseTuple(args, "O|OO", &inp, &outp, &ebp)) return NULL;
+    Py_buffer in, out = {0}, eb = {0};
     if (PyObject_GetBuffer(inp, &in, PyBUF_C_CONTIGUOUS) < 0) return NULL;
     if (in.itemsize != 1) {
         PyBuffer_Release(&in);
@@ -335,41 +362,45 @@ static PyObject *Kernel_forward(Kernel *k, PyObject *args) {
             return NULL;
         }
     }
-    if (claim(k) < 0) {
+    if (take_ebias(k, ebp, in.len, &eb) < 0 || claim(k) < 0) {
         PyBuffer_Release(&in);
         if (out.buf) PyBuffer_Release(&out);
+        if (eb.buf) PyBuffer_Release(&eb);
         return NULL;
     }
     Py_BEGIN_ALLOW_THREADS
-    forward_fn(k, (const uint8_t *)in.buf, in.len, (float *)out.buf);
+    forward_fn(k, (const uint8_t *)in.buf, in.len, (float *)out.buf, (const float *)eb.buf);
     Py_END_ALLOW_THREADS
     k->busy = 0;
     PyBuffer_Release(&in);
     if (out.buf) PyBuffer_Release(&out);
+    if (eb.buf) PyBuffer_Release(&eb);
     Py_RETURN_NONE;
 }
 
 static PyObject *Kernel_generate(Kernel *k, PyObject *args) {
-    PyObject *outp;
+    PyObject *outp, *ebp = Py_None;
     unsigned long long seed, pos;
     float temperature;
-    if (!PyArg_ParseTuple(args, "OKKf", &outp, &seed, &pos, &temperature)) return NULL;
-    Py_buffer out;
+    if (!PyArg_ParseTuple(args, "OKKf|O", &outp, &seed, &pos, &temperature, &ebp)) return NULL;
+    Py_buffer out, eb = {0};
     if (PyObject_GetBuffer(outp, &out, PyBUF_C_CONTIGUOUS | PyBUF_WRITABLE) < 0) return NULL;
     if (out.itemsize != 1) {
         PyBuffer_Release(&out);
         PyErr_SetString(PyExc_ValueError, "out must be a writable uint8 buffer");
         return NULL;
     }
-    if (claim(k) < 0) {
+    if (take_ebias(k, ebp, out.len, &eb) < 0 || claim(k) < 0) {
         PyBuffer_Release(&out);
+        if (eb.buf) PyBuffer_Release(&eb);
         return NULL;
     }
     Py_BEGIN_ALLOW_THREADS
-    generate_fn(k, (uint8_t *)out.buf, out.len, (uint64_t)seed, (uint64_t)pos, temperature);
+    generate_fn(k, (uint8_t *)out.buf, out.len, (uint64_t)seed, (uint64_t)pos, temperature, (const float *)eb.buf);
     Py_END_ALLOW_THREADS
     k->busy = 0;
     PyBuffer_Release(&out);
+    if (eb.buf) PyBuffer_Release(&eb);
     Py_RETURN_NONE;
 }
 
@@ -392,10 +423,11 @@ static PyMethodDef Kernel_methods[] = {
      "set_cond(bias): per-layer conditioning gate bias, float32 (layers, 2 * residual)."},
     {"reset", (PyCFunction)Kernel_reset, METH_NOARGS, "Zero the queues; next input class 128 (silence)."},
     {"forward", (PyCFunction)Kernel_forward, METH_VARARGS,
-     "forward(inputs, logits=None): teacher forcing. Feed uint8 classes (n,), write float32 logits (n, 256)."},
+     "forward(inputs, logits=None, ebias=None): teacher forcing. Feed uint8 classes (n,), write float32 logits "
+     "(n, 256); ebias: per-sample gate-bias increments, float32 (n, layers * 2 * residual)."},
     {"generate", (PyCFunction)Kernel_generate, METH_VARARGS,
-     "generate(out, seed, position, temperature): sample len(out) uint8 classes into out; the sample at "
-     "stream position p uses the uniform keyed to (seed, p)."},
+     "generate(out, seed, position, temperature, ebias=None): sample len(out) uint8 classes into out; the "
+     "sample at stream position p uses the uniform keyed to (seed, p); ebias as for forward."},
     {NULL, NULL, 0, NULL},
 };
 

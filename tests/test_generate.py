@@ -157,3 +157,25 @@ def test_shipped_model_loads():
     w = WaveNetWeights.load(path)
     assert w.card["sample_rate"] == 16000 and w.receptive_field == w.card["receptive_field"]
     assert set(w.card["conditioning"]["instruments"]) >= {"piano"}
+
+
+def test_excitation_is_the_chords_tones_phase_locked_to_the_onset() -> None:
+    from rtaudio.tasks.generate import chord_tone_hz, excitation
+
+    # A minor (index 19): root A, third C, fifth E, each as its pitch class in octave 2 (C2 .. B2)
+    np.testing.assert_allclose(chord_tone_hz(19), [110.0, 65.40639, 82.40689], rtol=1e-5)
+    e = excitation(19, np.arange(0, 16000), 16000)
+    assert e.shape == (16000, 6) and np.allclose(e[0], [0, 0, 0, 1, 1, 1])
+    spec = np.abs(np.fft.rfft(e[:, 0]))  # 1 s: bins are Hz
+    assert abs(int(np.argmax(spec)) - 110) <= 1
+
+
+def test_onset_labels_switch_at_each_audible_onset() -> None:
+    from export.wavenet.data import audio_onset, labels_at_onsets
+
+    assert audio_onset(0.5) == 8064  # fluidsynth starts a note-on at 0.5 s one 64-sample block late
+    assert audio_onset(0.5 + 1 / 960) == 8128
+    chord = np.array([3] * 10 + [5] * 10, np.uint8)  # label switched early (at the last release)
+    labels, since = labels_at_onsets(chord, np.array([0, 20]), np.array([4, 14]))
+    np.testing.assert_array_equal(labels, [3] * 14 + [5] * 6)
+    np.testing.assert_array_equal(since, list(range(-4, 10)) + list(range(6)))

@@ -19,14 +19,16 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 from pathlib import Path
 
 import numpy as np
 
-from export.wavenet.midi import note_off, note_on, program_change, render_smf
+from export.wavenet.midi import TICKS_PER_SECOND, note_off, note_on, program_change, render_smf
 from rtaudio.tasks.generate import INSTRUMENTS, QUALITIES, ROOTS, mu_law_encode
 
 RATE = 16000
+FLUID_BLOCK = 64  # fluidsynth's internal block: note-ons take effect on its boundaries
 SOUNDFONTS = {"fluidr3": "/usr/share/sounds/sf2/FluidR3_GM.sf2", "timgm6mb": "/usr/share/sounds/sf2/TimGM6mb.sf2"}
 #: (inversion, octave of the root position's lowest note)
 VOICINGS = {f"inv{inv}_o{o}": (inv, o) for o in (3, 4) for inv in (0, 1, 2)}
@@ -34,6 +36,30 @@ HELD_OUT_VOICINGS = ("inv1_o4",)
 HELD_OUT_PAIRS = (("timgm6mb", "guitar"),)
 VELOCITIES = (60, 85, 110)
 INTERVALS = {"maj": (0, 4, 7), "min": (0, 3, 7)}
+
+
+def audio_onset(t: float) -> int:
+    """The sample at which fluidsynth's file player starts a note-on written at ``t`` s.
+
+    The SMF stores ``t`` in whole ticks, and the player applies events at the start of the next
+    64-sample block, one block late (measured: first non-zero sample one past this one). The
+    excitation's phase (``rtaudio.tasks.generate.excitation``) is counted from here.
+    """
+    s = round(t * TICKS_PER_SECOND) * RATE / TICKS_PER_SECOND
+    return FLUID_BLOCK * math.ceil(s / FLUID_BLOCK - 1e-9) + FLUID_BLOCK
+
+
+def labels_at_onsets(chord: np.ndarray, files: np.ndarray, audio_onsets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per-sample chord labels that switch at each chord's audible onset, and the samples since it.
+
+    Before a file's first onset a sample takes that onset's chord at a negative distance (the
+    silence before the first note). Returns ``(labels uint8, since int32)``.
+    """
+    pos = np.arange(len(chord))
+    last = np.searchsorted(audio_onsets, pos, side="right") - 1
+    first = np.searchsorted(audio_onsets, files[:-1])[np.searchsorted(files, pos, side="right") - 1]
+    use = audio_onsets[np.maximum(last, first)]
+    return chord[use], (pos - use).astype(np.int32)
 
 
 def triad(root: int, quality: str, inversion: int, octave: int) -> list[int]:
@@ -71,7 +97,7 @@ def main() -> None:
     a.out.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(a.seed)
     parts: dict[str, dict[str, list]] = {
-        p: {"x": [], "chord": [], "inst": [], "files": [], "onsets": []} for p in ("train", "test")
+        p: {"x": [], "chord": [], "inst": [], "files": [], "onsets": [], "audio_onsets": []} for p in ("train", "test")
     }
     manifest = []
     for sf_name, sf2 in SOUNDFONTS.items():
@@ -84,17 +110,19 @@ def main() -> None:
                 peak = float(np.abs(audio).max())
                 audio = audio * (0.9 / peak)  # one gain per file keeps its velocity contrast
                 chord = np.zeros(n, np.uint8)
-                onsets = []
+                onsets, sounding = [], []
                 for start, c in spans:
                     chord[int(start * RATE) :] = c
                 for t, msg in events:
                     if msg[0] == 0x90 and (not onsets or int(t * RATE) != onsets[-1]):
                         onsets.append(int(t * RATE))
+                        sounding.append(audio_onset(t))
                 held = v_name in HELD_OUT_VOICINGS or (sf_name, inst) in HELD_OUT_PAIRS
                 part = parts["test" if held else "train"]
                 offset = sum(len(x) for x in part["x"])
                 part["files"].append(offset)
                 part["onsets"] += [offset + o for o in onsets]
+                part["audio_onsets"] += [offset + o for o in sounding]
                 part["x"].append(mu_law_encode(audio))
                 part["chord"].append(chord)
                 part["inst"].append(np.full(n, inst_idx, np.uint8))
@@ -119,6 +147,7 @@ def main() -> None:
             inst=np.concatenate(part["inst"]),
             files=np.array(part["files"] + [len(x)], np.int64),
             onsets=np.array(part["onsets"], np.int64),
+            audio_onsets=np.array(part["audio_onsets"], np.int64),
         )
         print(f"{name}: {len(x) / RATE / 60:.1f} min, {len(part['files'])} files")
     meta = {

@@ -53,7 +53,7 @@ def arrays_of(net: WaveNet) -> dict[str, np.ndarray]:
         "cond_instrument": f(net.instrument.weight),
         "cond_proj": f(net.cond_proj.weight.T),
         "dilations": np.array(net.cfg.dilations, np.int32),
-    }
+    } | ({"w_exc": f(net.exc_proj.weight.T)} if net.cfg.excitation else {})
 
 
 def weights_of(net: WaveNet) -> WaveNetWeights:
@@ -64,17 +64,20 @@ def weights_of(net: WaveNet) -> WaveNetWeights:
     return WaveNetWeights(a, dil, card)
 
 
-def torch_logits(net: WaveNet, classes: np.ndarray, chord: int, instrument: int) -> np.ndarray:
-    """Teacher-forced logits ``(n, 256)`` of input classes under one label."""
+def torch_logits(
+    net: WaveNet, classes: np.ndarray, chord: int, instrument: int, exc: np.ndarray | None = None
+) -> np.ndarray:
+    """Teacher-forced logits ``(n, 256)`` of input classes under one label (and its excitation)."""
     x = torch.from_numpy(classes.astype(np.int64))[None]
+    e = None if exc is None else torch.from_numpy(exc)[None]
     with torch.no_grad():
-        lo = net(x, torch.full_like(x, chord), torch.full_like(x, instrument))
+        lo = net(x, torch.full_like(x, chord), torch.full_like(x, instrument), e)
     return lo[0].T.numpy()
 
 
 def parity(net: WaveNet, n: int = 3000) -> float:
     """Max |logit difference| between the native kernel and torch on a held-out crop."""
-    from rtaudio.tasks.generate import Chord
+    from rtaudio.tasks.generate import Chord, excitation
 
     d = np.load("data/wavenet/test.npz")
     start = int(d["onsets"][3]) - 200
@@ -83,9 +86,12 @@ def parity(net: WaveNet, n: int = 3000) -> float:
     w = weights_of(net)
     k = w.kernel()
     k.set_cond(w.cond_bias(Chord(chord // 2, QUALITIES[chord % 2]), w.instruments[inst]))
+    # the crop starts 200 samples before an onset: the excitation from there on
+    exc = excitation(chord, np.arange(-200, n - 200), 16000) if net.cfg.excitation else None
+    ebias = None if exc is None else np.ascontiguousarray(exc @ w.arrays["w_exc"])
     out = np.empty((n, 256), np.float32)
-    k.forward(classes, out)
-    return float(np.abs(out - torch_logits(net, classes, chord, inst)).max())
+    k.forward(classes, out, ebias)
+    return float(np.abs(out - torch_logits(net, classes, chord, inst, exc)).max())
 
 
 def main() -> None:

@@ -11,6 +11,8 @@ Per layer l with dilation d, input x (residual channels R):
     x_next = x + r;   skip += s
 Output: logits = W2 relu(W1h relu(skip) + b1h) + b2 (256 mu-law classes). The input layer is an
 embedding of the previous sample's class; c = E_root + E_quality + E_instrument.
+With ``excitation > 0`` every gate also gets U_l e_t, the projection of the chord's phase-locked
+excitation (:func:`rtaudio.tasks.generate.excitation`: sine/cosine of its tones since the onset).
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ class WaveNetConfig:
     n_roots: int = 12
     n_qualities: int = 2
     n_instruments: int = 5
+    excitation: int = 0  # channels of the chord excitation (0: global conditioning only)
 
     @property
     def receptive_field(self) -> int:
@@ -54,13 +57,18 @@ class WaveNet(nn.Module):
         self.out = nn.ModuleList(nn.Conv1d(r, r + s, 1) for _ in cfg.dilations)
         self.head1 = nn.Conv1d(s, cfg.head, 1)
         self.head2 = nn.Conv1d(cfg.head, cfg.classes, 1)
+        if cfg.excitation:
+            self.exc_proj = nn.Linear(cfg.excitation, n * 2 * r, bias=False)
+            nn.init.zeros_(self.exc_proj.weight)  # a model grown from one without starts where it was
 
     def cond_bias(self, root: torch.Tensor, quality: torch.Tensor, instrument: torch.Tensor) -> torch.Tensor:
         """Per-layer gate bias of conditioning labels ``(...)`` -> ``(..., layers, 2R)``."""
         c = self.root(root) + self.quality(quality) + self.instrument(instrument)
         return self.cond_proj(c).unflatten(-1, (len(self.cfg.dilations), 2 * self.cfg.residual))
 
-    def forward(self, x: torch.Tensor, chord: torch.Tensor, instrument: torch.Tensor) -> torch.Tensor:
+    def forward(
+        self, x: torch.Tensor, chord: torch.Tensor, instrument: torch.Tensor, exc: torch.Tensor | None = None
+    ) -> torch.Tensor:
         """Teacher-forced logits.
 
         Parameters
@@ -69,6 +77,8 @@ class WaveNet(nn.Module):
             ``(B, T)`` int64 mu-law classes of the previous samples (input at t predicts t+1).
         chord, instrument
             ``(B, T)`` int64 labels per sample (chord = root * 2 + minor).
+        exc
+            ``(B, T, excitation)`` the chord excitation per sample (models with one).
 
         Returns
         -------
@@ -76,6 +86,8 @@ class WaveNet(nn.Module):
         """
         r = self.cfg.residual
         bias = self.cond_bias(chord // 2, chord % 2, instrument)  # (B, T, L, 2R)
+        if self.cfg.excitation:
+            bias = bias + self.exc_proj(exc).unflatten(-1, (len(self.cfg.dilations), 2 * r))
         h = self.embed(x).transpose(1, 2)  # (B, R, T)
         skip = 0.0
         for i, (dil, out) in enumerate(zip(self.dil, self.out, strict=True)):

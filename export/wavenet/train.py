@@ -7,6 +7,9 @@ loss covers the last ``segment`` (every position there sees real audio, no paddi
 onsets are where the conditioning decides what sounds (after one, the waveform's past predicts
 most of the future). ``input_noise`` jitters the inputs (not the targets) by up to that many
 classes, so the net learns to continue from its own noisy draws.
+A model with an ``excitation`` (``model.excitation: 6``) is trained on labels that switch at each
+chord's audible onset (``audio_onsets`` of the data) and hears the chord's excitation from that
+sample on (:func:`rtaudio.tasks.generate.excitation`), as the generator plays it.
 Logs ``runs/NAME/log.jsonl`` (train loss in bits/sample per step, held-out bits/sample every
 ``eval_every`` steps) and ``loss.png``; checkpoints ``last.pt`` every ``ckpt_every`` steps.
 """
@@ -31,20 +34,34 @@ from export.run_setup import (
     start_run,
     training_progress,
 )
+from export.wavenet.data import labels_at_onsets
 from export.wavenet.models import WaveNet, build, config_dict
+from rtaudio.tasks.generate import excitation
 
 DATA = Path("data/wavenet")
+RATE = 16000
 LN2 = math.log(2.0)
 
 
 class Crops:
-    """Random crops within files, half of them around a chord onset."""
+    """Random crops within files, half of them around a chord onset.
 
-    def __init__(self, part: Path, length: int, rng: np.random.Generator, p_onset: float = 0.5) -> None:
+    With ``onset_labels`` a sample's chord label is that of the last audible onset at or before
+    it (the file's first one before it), and ``since`` counts samples from that onset (negative
+    before a file's first note): what the excitation is keyed to.
+    """
+
+    def __init__(
+        self, part: Path, length: int, rng: np.random.Generator, p_onset: float = 0.5, onset_labels: bool = False
+    ) -> None:
         d = np.load(part)
         self.x, self.chord, self.inst = d["x"], d["chord"], d["inst"]
         self.files, self.onsets = d["files"], d["onsets"]
         self.length, self.rng, self.p_onset = length, rng, p_onset
+        self.since = np.zeros(len(self.x), np.int32)
+        if onset_labels:
+            self.chord, self.since = labels_at_onsets(self.chord, self.files, d["audio_onsets"])
+            self.onsets = d["audio_onsets"]
 
     def _start(self, tail: int) -> int:
         if self.rng.random() < self.p_onset:
@@ -61,7 +78,15 @@ class Crops:
     def batch(self, n: int, tail: int) -> tuple[torch.Tensor, ...]:
         idx = np.stack([np.arange(s, s + self.length) for s in (self._start(tail) for _ in range(n))])
         as_t = lambda a: torch.from_numpy(a[idx].astype(np.int64))  # noqa: E731
-        return as_t(self.x), as_t(self.chord), as_t(self.inst)
+        return as_t(self.x), as_t(self.chord), as_t(self.inst), as_t(self.since)
+
+
+def excitation_of(net: WaveNet, chord: torch.Tensor, since: torch.Tensor) -> torch.Tensor | None:
+    """``(B, T, channels)`` excitation of per-sample labels and onset distances, or ``None`` (no excitation)."""
+    if not net.cfg.excitation:
+        return None
+    e = excitation(chord.reshape(-1).numpy(), since.reshape(-1).numpy(), RATE)
+    return torch.from_numpy(e).reshape(*chord.shape, -1)
 
 
 def noisy_inputs(x: torch.Tensor, max_sigma: float, rng: np.random.Generator) -> torch.Tensor:
@@ -83,12 +108,15 @@ def bits(
     x: torch.Tensor,
     chord: torch.Tensor,
     inst: torch.Tensor,
+    since: torch.Tensor,
     tail: int,
     inputs: torch.Tensor | None = None,
 ) -> torch.Tensor:
-    """Mean bits/sample over the last ``tail`` predictions: ``x[:, :-1]`` (or ``inputs``) predicts ``x[:, 1:]``."""
+    """Mean bits/sample over the last ``tail`` predictions: ``x[:, :-1]`` (or ``inputs``) predicts ``x[:, 1:]``
+    (under the labels and excitation of the predicted samples)."""
     x_in = x if inputs is None else inputs
-    logits = net(x_in[:, :-1], chord[:, 1:], inst[:, 1:])[:, :, -tail:]
+    exc = excitation_of(net, chord[:, 1:], since[:, 1:])
+    logits = net(x_in[:, :-1], chord[:, 1:], inst[:, 1:], exc)[:, :, -tail:]
     return F.cross_entropy(logits, x[:, -tail:]) / LN2
 
 
@@ -97,6 +125,7 @@ def chord_contrast(
     x: torch.Tensor,
     chord: torch.Tensor,
     inst: torch.Tensor,
+    since: torch.Tensor,
     tail: int,
     x_in: torch.Tensor,
     crops: int,
@@ -110,11 +139,12 @@ def chord_contrast(
     once a crop is a few nats likelier under its own chord, so it costs little likelihood; it
     runs on the first ``crops`` crops of the batch.
     """
-    x, chord, inst, x_in = x[:crops], chord[:crops], inst[:crops], x_in[:crops]
+    x, chord, inst, x_in, since = x[:crops], chord[:crops], inst[:crops], x_in[:crops], since[:crops]
     other = (chord + 2 * torch.from_numpy(rng.integers(1, 12, (len(x), 1)))) % 24  # same quality, other root
 
     def loglik(labels: torch.Tensor) -> torch.Tensor:
-        logits = net(x_in[:, :-1], labels[:, 1:], inst[:, 1:])[:, :, -tail:]
+        exc = excitation_of(net, labels[:, 1:], since[:, 1:])
+        logits = net(x_in[:, :-1], labels[:, 1:], inst[:, 1:], exc)[:, :, -tail:]
         return -F.cross_entropy(logits, x[:, -tail:], reduction="none").sum(dim=1)
 
     return F.softplus(loglik(other) - loglik(chord)).mean() / tail
@@ -129,8 +159,9 @@ def main() -> None:
     tail = int(cfg["segment"])
     length = net.cfg.receptive_field + tail + 1
     rng = np.random.default_rng(seed)
-    train = Crops(DATA / "train.npz", length, rng, cfg.get("p_onset", 0.5))
-    held = Crops(DATA / "test.npz", length, np.random.default_rng(1234))
+    onset_labels = bool(net.cfg.excitation)
+    train = Crops(DATA / "train.npz", length, rng, cfg.get("p_onset", 0.5), onset_labels)
+    held = Crops(DATA / "test.npz", length, np.random.default_rng(1234), onset_labels=onset_labels)
     held_batch = held.batch(int(cfg.get("eval_crops", 24)), tail)  # one fixed held-out set
     step, wall = 0, 0.0
     if a.resume and ckpt_path.exists():
@@ -184,12 +215,12 @@ def main() -> None:
             t0 = time.time()
             for g in opt.param_groups:
                 g["lr"] = lr_at(step)
-            x, chord, inst = train.batch(cfg["batch"], tail)
+            x, chord, inst, since = train.batch(cfg["batch"], tail)
             x_in = noisy_inputs(x, cfg.get("input_noise", 0.0), rng)
-            loss = bits(net, x, chord, inst, tail, x_in)
+            loss = bits(net, x, chord, inst, since, tail, x_in)
             disc = torch.zeros(())
             if cfg.get("disc_weight", 0.0):
-                disc = chord_contrast(net, x, chord, inst, tail, x_in, cfg.get("disc_crops", 4), rng)
+                disc = chord_contrast(net, x, chord, inst, since, tail, x_in, cfg.get("disc_crops", 4), rng)
                 loss = loss + cfg["disc_weight"] * disc
             opt.zero_grad(set_to_none=True)
             loss.backward()
@@ -210,7 +241,7 @@ def main() -> None:
             if step % cfg.get("eval_every", 200) == 0:
                 net.eval()
                 with torch.no_grad():
-                    held_bits = bits(net, *held_batch, tail).item()
+                    held_bits = bits(net, *held_batch, tail=tail).item()
                 net.train()
                 rec["heldout_bits"] = round(held_bits, 4)
             log.write(json.dumps(rec) + "\n")

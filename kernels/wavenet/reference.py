@@ -65,14 +65,16 @@ class ReferenceKernel:
         self.t = 0
         self.last = SILENCE
 
-    def step(self, cls: int) -> np.ndarray:
-        """Feed one input class, return the logits for the next sample."""
+    def step(self, cls: int, ebias: np.ndarray | None = None) -> np.ndarray:
+        """Feed one input class, return the logits for the next sample (``ebias``: this sample's
+        gate-bias increment, ``(L * 2R,)``, or ``None``)."""
         w, r = self.w, self.r
+        bias = self.bias if ebias is None else self.bias + ebias.reshape(self.bias.shape)
         x = w["embed"][cls]
         skip = np.zeros(w["w_head1"].shape[0], np.float32)
         for layer, (d, q) in enumerate(zip(self.dil, self.queues, strict=True)):
             slot = self.t % d
-            z = np.concatenate([q[slot], x]) @ w["w_dil"][layer] + self.bias[layer]
+            z = np.concatenate([q[slot], x]) @ w["w_dil"][layer] + bias[layer]
             q[slot] = x
             h = np.tanh(z[:r]) * (1.0 / (1.0 + np.exp(-z[r:])))
             y = h @ w["w_out"][layer] + w["b_out"][layer]
@@ -82,30 +84,40 @@ class ReferenceKernel:
         h1 = np.maximum(np.maximum(skip, 0) @ w["w_head1"] + w["b_head1"], 0)
         return h1 @ w["w_head2"] + w["b_head2"]
 
-    def forward(self, inputs: np.ndarray, logits: np.ndarray | None = None) -> None:
+    def forward(self, inputs: np.ndarray, logits: np.ndarray | None = None, ebias: np.ndarray | None = None) -> None:
         for i, cls in enumerate(np.asarray(inputs)):
-            out = self.step(int(cls))
+            out = self.step(int(cls), None if ebias is None else ebias[i])
             if logits is not None:
                 logits[i] = out
 
-    def generate(self, out: np.ndarray, seed: int, position: int, temperature: float) -> None:
+    def generate(
+        self, out: np.ndarray, seed: int, position: int, temperature: float, ebias: np.ndarray | None = None
+    ) -> None:
         us = uniforms(seed, position, len(out))
         cls = self.last
         for i in range(len(out)):
-            cls = sample(self.step(cls), us[i], temperature)
+            cls = sample(self.step(cls, None if ebias is None else ebias[i]), us[i], temperature)
             out[i] = cls
         self.last = cls
 
 
-def conv_logits(weights: WaveNetWeights, bias: np.ndarray, inputs: np.ndarray) -> np.ndarray:
-    """Whole-sequence (teacher-forced) logits by dilated convolution over ``inputs``: zeros before 0."""
+def conv_logits(
+    weights: WaveNetWeights, bias: np.ndarray, inputs: np.ndarray, ebias: np.ndarray | None = None
+) -> np.ndarray:
+    """Whole-sequence (teacher-forced) logits by dilated convolution over ``inputs``: zeros before 0.
+
+    ``ebias``: per-sample gate-bias increments ``(T, L * 2R)`` (a model's excitation), or ``None``.
+    """
     w, r = weights.arrays, weights.residual
     b = w["b_dil"] + np.asarray(bias, np.float32).reshape(w["b_dil"].shape)
+    per_sample = None if ebias is None else np.asarray(ebias, np.float32).reshape(len(inputs), *b.shape)
     x = w["embed"][np.asarray(inputs, np.int64)]  # (T, R)
     skip = 0.0
     for layer, d in enumerate(weights.dilations):
         past = np.concatenate([np.zeros((d, r), np.float32), x[:-d]]) if d < len(x) else np.zeros_like(x)
         z = np.concatenate([past, x], axis=1) @ w["w_dil"][layer] + b[layer]
+        if per_sample is not None:
+            z = z + per_sample[:, layer]
         h = np.tanh(z[:, :r]) * (1.0 / (1.0 + np.exp(-z[:, r:])))
         y = h @ w["w_out"][layer] + w["b_out"][layer]
         x = x + y[:, :r]

@@ -32,6 +32,7 @@ __all__ = [
     "WaveNetWeights",
     "chroma",
     "default_model_path",
+    "excitation",
     "mu_law_decode",
     "mu_law_encode",
     "parse_chord",
@@ -61,6 +62,34 @@ def mu_law_decode(q: np.ndarray) -> np.ndarray:
 
 
 _DECODE = mu_law_decode(np.arange(256))
+
+#: the excitation: sine and cosine of each chord tone's pitch class one octave below the renders'
+#: lowest notes (C2 = MIDI 36 .. B2), so every played note (octaves 3-5) is a harmonic of it
+EXCITATION_BASE_HZ = 440.0 * 2.0 ** ((36 - 69) / 12)
+EXCITATION_CHANNELS = 6
+
+
+def chord_tone_hz(chord_index: np.ndarray | int) -> np.ndarray:
+    """Frequencies ``(..., 3)`` of root, third and fifth (octave 2) of chord labels ``root * 2 + minor``."""
+    idx = np.asarray(chord_index, np.int64)
+    root, minor = idx // 2, idx % 2
+    steps = np.stack([root, root + 4 - minor, root + 7], axis=-1) % 12
+    return EXCITATION_BASE_HZ * 2.0 ** (steps / 12.0)
+
+
+def excitation(chord_index: np.ndarray | int, since_onset: np.ndarray, rate: int) -> np.ndarray:
+    """The chord's excitation at samples ``since_onset`` after its onset: ``(n, 6)`` float32,
+    ``[sin, cos]`` of ``2 pi f t`` for its three tones (:func:`chord_tone_hz`).
+
+    Global conditioning (a label embedding) tells the net *which* chord; its phase-locked
+    sinusoids tell it *where in the period* the waveform is, from the onset on: the training
+    renders start every note at a known sample (``export/wavenet/data.py: audio_onset``), so the
+    relation between excitation and waveform is learnable and the net has a reason to follow it.
+    ``chord_index`` is one label or one per sample.
+    """
+    t = np.asarray(since_onset, np.float64)[:, None] / rate
+    phase = 2.0 * np.pi * np.broadcast_to(chord_tone_hz(chord_index), (len(t), 3)) * t
+    return np.concatenate([np.sin(phase), np.cos(phase)], axis=1).astype(np.float32)
 
 
 @dataclass(frozen=True)
@@ -118,7 +147,8 @@ class WaveNetWeights:
         ``b_dil (L, 2R)``, ``w_out (L, R, R + S)``, ``b_out (L, R + S)``, ``w_head1 (S, H)``,
         ``b_head1 (H,)``, ``w_head2 (H, 256)``, ``b_head2 (256,)``, conditioning embeddings
         ``cond_root (12, C)``, ``cond_quality (2, C)``, ``cond_instrument (I, C)`` and
-        ``cond_proj (C, L * 2R)``.
+        ``cond_proj (C, L * 2R)``; optionally ``w_exc (6, L * 2R)``, the projection of
+        :func:`excitation` onto every layer's gate bias (models trained with it).
     dilations
         Per-layer dilation.
     card
@@ -166,6 +196,18 @@ class WaveNetWeights:
         c = c + a["cond_instrument"][self.instruments.index(check_instrument(instrument))]
         return (c @ a["cond_proj"]).astype(np.float32).reshape(len(self.dilations), 2 * self.residual)
 
+    @property
+    def has_excitation(self) -> bool:
+        return "w_exc" in self.arrays
+
+    def excitation_bias(self, chord: Chord, since_onset: int, n: int) -> np.ndarray | None:
+        """Per-sample gate-bias increments ``(n, L * 2R)`` of the chord's excitation for samples
+        ``since_onset .. since_onset + n - 1`` after its onset; ``None`` for a model without one."""
+        if not self.has_excitation:
+            return None
+        e = excitation(chord.index, np.arange(since_onset, since_onset + n), int(self.card.get("sample_rate", 16000)))
+        return np.ascontiguousarray(e @ self.arrays["w_exc"], np.float32)
+
     def save(self, path: Path, card: dict[str, Any]) -> dict[str, Any]:
         """Write the ``.npz`` (atomically) and its card beside it; return the card with its sha256."""
         import json
@@ -198,7 +240,9 @@ class WaveNetGenerator:
     The stream starts from silence: :meth:`reset` fills every queue by teacher-forcing one
     receptive field of silent input under the initial chord, as if silence had always been
     playing. Sample ``p`` of the stream is drawn with the uniform keyed to ``(seed, p)``, so
-    a take is a pure function of the seed and the (control, boundary) history.
+    a take is a pure function of the seed and the (control, boundary) history. A model with an
+    excitation hears its chord's from the position the chord was set (0, or the control's
+    boundary); the warm-up silence sits at negative times, as before a note in training.
 
     Parameters
     ----------
@@ -262,13 +306,16 @@ class WaveNetGenerator:
             self._bias_cache[key] = self.weights.cond_bias(chord, instrument)
         self._kernel.set_cond(self._bias_cache[key])
         self._control = key
+        self._onset = self._position  # the excitation restarts with every new control
 
     def reset(self) -> None:
         self._kernel.reset()
-        self._apply(*self._initial)
-        self._kernel.forward(np.full(self.weights.receptive_field, SILENCE, np.uint8))
-        self._kernel.last = SILENCE
         self._position = 0
+        self._apply(*self._initial)
+        rf = self.weights.receptive_field
+        warm = self.weights.excitation_bias(self.chord, -rf, rf)
+        self._kernel.forward(np.full(rf, SILENCE, np.uint8), None, warm)
+        self._kernel.last = SILENCE
 
     def control(self, value: Any) -> None:
         """New chord (``"A:min"``, a :class:`Chord`) or ``{"chord": ..., "instrument": ...}``."""
@@ -284,7 +331,8 @@ class WaveNetGenerator:
         if n % self.block:
             raise ValueError(f"render length {n} is not a multiple of the block ({self.block})")
         out = np.empty(n, np.uint8)
-        self._kernel.generate(out, self.seed, self._position, self.temperature)
+        ebias = self.weights.excitation_bias(self.chord, self._position - self._onset, n)
+        self._kernel.generate(out, self.seed, self._position, self.temperature, ebias)
         self._position += n
         return out
 
