@@ -146,7 +146,8 @@ def main() -> None:
         "inputs": "x (C, hop) float32 16 kHz and states; outputs y (C, hop) and the new states (*_out)",
         "training": {
             "objective": f"LSGAN pair critic (noisy, clean|enhanced) + conditional L1 x{tc.get('l1_weight')} "
-            f"+ multi-resolution STFT x{tc.get('stft_weight')}",
+            f"+ multi-resolution STFT x{tc.get('stft_weight')}"
+            + (f" + compressed spectra x{tc['compressed_weight']}" if tc.get("compressed_weight") else ""),
             "adversarial": tc.get("adversarial"),
             "data": "klettres-data speech (17 training languages; de, pt_BR, uk held out) at 16 kHz mixed on the fly "
             "with white, colored, hum, fan, babble, machine, typing and music noise at 0-15 dB SNR "
