@@ -101,7 +101,11 @@ def test_latency_is_exact_and_honest():
     imp = np.zeros(4000, np.float32)
     imp[1000] = 0.5
     y = stream_whole(k, imp)
-    assert int(np.argmax(np.abs(y))) == 3000
+    # aligned with the sinc-interpolated impulse (the input band is exact; the added band may peak a sample off)
+    ref = soxr.resample(imp, 16000, 48000, quality="VHQ")
+    n = min(len(y), len(ref))
+    assert int(np.argmax(np.correlate(y[:n], ref[:n], "full"))) - (n - 1) == 0
+    assert abs(int(np.argmax(np.abs(y))) - 3000) <= 1
 
 
 def test_reset_gives_the_same_stream_again():
