@@ -115,9 +115,15 @@ def bits(
     """Mean bits/sample over the last ``tail`` predictions: ``x[:, :-1]`` (or ``inputs``) predicts ``x[:, 1:]``
     (under the labels and excitation of the predicted samples)."""
     x_in = x if inputs is None else inputs
-    exc = excitation_of(net, chord[:, 1:], since[:, 1:])
-    logits = net(x_in[:, :-1], chord[:, 1:], inst[:, 1:], exc)[:, :, -tail:]
-    return F.cross_entropy(logits, x[:, -tail:]) / LN2
+    return F.cross_entropy(next_logits(net, x_in, chord, inst, since, tail), x[:, -tail:]) / LN2
+
+
+def next_logits(
+    net: WaveNet, x_in: torch.Tensor, labels: torch.Tensor, inst: torch.Tensor, since: torch.Tensor, tail: int
+) -> torch.Tensor:
+    """Logits of the last ``tail`` samples: input t predicts t + 1 under the labels (and excitation) of t + 1."""
+    exc = excitation_of(net, labels[:, 1:], since[:, 1:])
+    return net(x_in[:, :-1], labels[:, 1:], inst[:, 1:], exc)[:, :, -tail:]
 
 
 def chord_contrast(
@@ -143,8 +149,7 @@ def chord_contrast(
     other = (chord + 2 * torch.from_numpy(rng.integers(1, 12, (len(x), 1)))) % 24  # same quality, other root
 
     def loglik(labels: torch.Tensor) -> torch.Tensor:
-        exc = excitation_of(net, labels[:, 1:], since[:, 1:])
-        logits = net(x_in[:, :-1], labels[:, 1:], inst[:, 1:], exc)[:, :, -tail:]
+        logits = next_logits(net, x_in, labels, inst, since, tail)
         return -F.cross_entropy(logits, x[:, -tail:], reduction="none").sum(dim=1)
 
     return F.softplus(loglik(other) - loglik(chord)).mean() / tail
