@@ -32,7 +32,7 @@ ASTERISK_ROOT = Path("/usr/share/asterisk/sounds/en_US_f_Allison")
 KLETTRES_HELDOUT = ("de", "pt_BR", "uk")
 # NU-Wave holds out the last 8 VCTK speakers (p347 and p351 lack mic2 / are excluded).
 VCTK_HELDOUT = ("p360", "p361", "p362", "p363", "p364", "p374", "p376", "s5")
-AUDIO_EXT = (".wav", ".flac", ".ogg", ".mp3", ".opus", ".aiff", ".aif")
+AUDIO_EXT = (".wav", ".flac", ".ogg", ".mp3", ".opus", ".aiff", ".aif", ".g722")
 
 
 def load_audio(path: Path, rate: int = MODEL_RATE) -> np.ndarray:

@@ -7,6 +7,7 @@ import argparse
 import json
 import math
 import random
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -43,10 +44,16 @@ def start_run(args: argparse.Namespace) -> tuple[dict, Path, int]:
     return cfg, run, seed
 
 
-def fresh_start(args: argparse.Namespace, net: torch.nn.Module, log_path: Path) -> None:
-    """A run that does not resume: take ``--init``'s weights if given, and start a new log."""
+def fresh_start(
+    args: argparse.Namespace, net: torch.nn.Module, log_path: Path, graph_weights: Callable[[Path], dict] | None = None
+) -> None:
+    """A run that does not resume: take ``--init``'s weights if given, and start a new log.
+
+    ``graph_weights`` reads a shipped ONNX graph whose initializers are not the parameters
+    under their own names (a traced step graph stores transposed matrices anonymously)."""
     if args.init:
-        load_weights(net, initial_weights(args.init))
+        onnx_init = Path(args.init).suffix == ".onnx" and graph_weights is not None
+        load_weights(net, graph_weights(args.init) if onnx_init else initial_weights(args.init))
         print(f"initialised from {args.init}")
     if log_path.exists():
         log_path.unlink()

@@ -12,7 +12,7 @@ torch = pytest.importorskip("torch", reason="export tests need the training extr
 
 from export.denoise.data import mix_at_snr, snr_db  # noqa: E402
 from export.denoise.export_onnx import export, runtime_card, stream_onnx  # noqa: E402
-from export.denoise.models import StreamConfig, StreamDenoiser  # noqa: E402
+from export.denoise.models import StreamConfig, StreamDenoiser, weights_from_step_graph  # noqa: E402
 from rtaudio.engine.stream import StreamProcessor, stream_whole  # noqa: E402
 from rtaudio.tasks.denoise import DenoiseKernel  # noqa: E402
 
@@ -47,6 +47,17 @@ def test_step_graph_equals_torch_on_the_whole_signal(tmp_path):
         err = np.sum((ref - y) ** 2) / np.sum(ref**2)
         assert -10 * np.log10(err) >= 100.0
     assert np.abs(ref - x).max() > 1e-3  # random gains: not an identity
+
+
+def test_weights_read_back_from_a_step_graph_are_the_trained_ones(tmp_path):
+    """--init from a shipped graph (no checkpoint ships): every parameter comes back exactly."""
+    torch.manual_seed(1)
+    net = StreamDenoiser(StreamConfig(hidden=24, layers=3, context=4)).eval()
+    _export(net, tmp_path / "small.onnx")
+    state = weights_from_step_graph(tmp_path / "small.onnx")
+    assert sorted(state) == sorted(net.state_dict())
+    for name, value in net.state_dict().items():
+        assert torch.equal(state[name], value), name
 
 
 def test_identity_gain_passes_an_impulse_at_the_declared_delay(tmp_path):

@@ -234,6 +234,33 @@ def build(model_cfg: dict) -> nn.Module:
     raise ValueError(f"unknown model kind {model_cfg['kind']!r}")
 
 
+def weights_from_step_graph(path) -> dict[str, torch.Tensor]:
+    """A shipped stream graph's parameters by name (the shipped model has no checkpoint here).
+
+    Tracing :meth:`StreamDenoiser.step` stores the transposed matrices under anonymous names;
+    they are taken in the order the graph multiplies by them, which is the order ``step`` uses
+    them: the input conv, then each GRU layer's input and hidden matrices.
+    """
+    import onnx
+    from onnx import numpy_helper
+
+    graph = onnx.load(str(path)).graph
+    consts = {i.name: torch.from_numpy(numpy_helper.to_array(i).copy()) for i in graph.initializer}
+    state = {k.removeprefix("net."): v for k, v in consts.items() if k.startswith("net.")}
+    mats = [consts[n.input[1]] for n in graph.node if n.op_type == "MatMul" and n.input[1] in consts]
+    hidden = state["inp.bias"].numel()
+    layers = sum(1 for k in state if k.startswith("gru.bias_ih_l"))
+    weights = [m for m in mats if m.shape[-1] in (hidden, 3 * hidden)]  # not the DFT matrices
+    if len(weights) != 1 + 2 * layers:
+        raise ValueError(f"{path}: expected {1 + 2 * layers} weight matrices, found {len(weights)}")
+    context = weights[0].shape[0] // (state["head.bias"].numel())
+    state["inp.weight"] = weights[0].T.reshape(hidden, -1, context).contiguous()
+    for k in range(layers):
+        state[f"gru.weight_ih_l{k}"] = weights[1 + 2 * k].T.contiguous()
+        state[f"gru.weight_hh_l{k}"] = weights[2 + 2 * k].T.contiguous()
+    return state
+
+
 def config_dict(net: nn.Module) -> dict:
     kind = "stream" if isinstance(net, StreamDenoiser) else "segan"
     return {"kind": kind, **asdict(net.cfg)}

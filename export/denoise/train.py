@@ -31,7 +31,17 @@ import torch
 import torch.nn.functional as F
 
 from export.denoise.data import heldout_pairs, training_sampler
-from export.denoise.models import SEGAN, PairCritic, build, config_dict, count_params, preemphasis, segan_enhance
+from export.denoise.models import (
+    SEGAN,
+    PairCritic,
+    StreamDenoiser,
+    build,
+    config_dict,
+    count_params,
+    preemphasis,
+    segan_enhance,
+    weights_from_step_graph,
+)
 from export.run_setup import (
     fresh_start,
     lr_scale,
@@ -101,7 +111,7 @@ def main() -> None:
     optim = torch.optim.RMSprop if cfg.get("optimizer") == "rmsprop" else torch.optim.AdamW  # SEGAN: RMSprop
     opt_g = optim(net.parameters(), lr=cfg["lr"])
     opt_d = optim(critic.parameters(), lr=adv.get("lr", cfg["lr"]))
-    sampler = training_sampler(cfg.get("corpus", "klettres"), seed, cfg.get("pairs"))
+    sampler = training_sampler(cfg.get("corpus", "klettres"), seed, cfg.get("pairs"), cfg.get("p_bandlimit", 0.0))
     dev = heldout_pairs("dev", cfg.get("dev_files", 8))
     step, wall, best = 0, 0.0, -math.inf
     if a.resume and ckpt_path.exists():
@@ -116,7 +126,7 @@ def main() -> None:
         random.setstate(ck["py_rng"])
         print(f"resumed at step {step} ({wall / 60:.1f} min trained)")
     else:
-        fresh_start(a, net, log_path)
+        fresh_start(a, net, log_path, weights_from_step_graph if isinstance(net, StreamDenoiser) else None)
     total = int(cfg["steps"])
     n_params = count_params(net)
     print(f"{a.config.stem}: {n_params / 1e6:.3f}M params (critic {count_params(critic) / 1e6:.3f}M) -> {run}")

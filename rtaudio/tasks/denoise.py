@@ -30,6 +30,7 @@ import numpy as np
 
 from rtaudio.backends import open_model
 from rtaudio.cards import load_card
+from rtaudio.engine.integer_rate import IntegerRateStream
 from rtaudio.tasks.task import BenchClip, Figure, ModelError, ModelInfo, Plan, Request, Task, check_rate
 
 #: step-graph input names (output names: ``y`` and each state with ``_in`` -> ``_out``)
@@ -38,6 +39,8 @@ STATE_INPUTS = ("frame_in", "feat_in", "hidden_in", "ola_in")
 CARD_FIELDS = {"model_rate": int, "hop": int, "delay": int, "state_shapes": dict}
 #: the model's rate when no card says
 MODEL_RATE = 16000
+#: half-length of the 2x/3x resampling filters, in model samples (each filter's delay: 1.5 ms at 16 kHz)
+RESAMPLE_HALF = 24
 
 
 def mix_for_limit(atten_limit_db: float | None) -> float:
@@ -143,11 +146,11 @@ class ResampledStream:
     whole-signal resampling to float rounding, as the window-kernel rate adapter does), fed to the
     inner kernel hop by hop, and its output resampled to ``out_rate`` the same way. The context
     costs whole hops of lookahead on each side; a few model-rate samples of extra delay keep the
-    total delay a whole number of output samples. ``mix`` blends with the source delayed by that
-    total (full band, when the rates in and out are equal; else the inner kernel's own dry path).
+    total delay a whole number of output samples. For 2x and 3x the model's rate the task uses
+    the lower-latency :class:`~rtaudio.engine.integer_rate.IntegerRateStream` instead.
     """
 
-    def __init__(self, inner: DenoiseKernel, in_rate: int, out_rate: int, mix: float = 1.0) -> None:
+    def __init__(self, inner: DenoiseKernel, in_rate: int, out_rate: int) -> None:
         from rtaudio.tasks.resample import sinc_context
 
         m = inner.in_rate
@@ -162,8 +165,6 @@ class ResampledStream:
         self._lag_out = -(-self._ctx_m // self.hop_m)
         self._extra = (-inner.delay) % q_out
         self.delay = (self._lag_in + self._lag_out) * self._hop_out + (inner.delay + self._extra) * self.out_rate // m
-        self.mix = float(mix)
-        self._dry_here = self.mix != 1.0 and self.in_rate == self.out_rate
         self.reset()
 
     def reset(self) -> None:
@@ -173,7 +174,6 @@ class ResampledStream:
     def _start(self, channels: int) -> None:
         self._src = np.zeros((channels, self._ctx_in + (self._lag_in + 1) * self.hop), np.float32)
         self._mid = np.zeros((channels, self._ctx_m + self._extra + (self._lag_out + 1) * self.hop_m), np.float32)
-        self._dry = np.zeros((channels, self.delay + self.hop), np.float32)
         self._calls = 0
 
     @staticmethod
@@ -201,9 +201,30 @@ class ResampledStream:
         self._push(self._mid, y)
         window = self._mid[:, : 2 * self._ctx_m + self.hop_m]
         c = self._ctx_m * self.out_rate // m
-        wet = sinc_resample(window, m, self.out_rate)[:, c : c + self._hop_out]
-        if not self._dry_here:
-            return wet
+        return sinc_resample(window, m, self.out_rate)[:, c : c + self._hop_out]
+
+
+class FullBandMix:
+    """``mix * stream + (1 - mix) * source`` for a stream whose rates in and out are equal: the dry
+    path is the source itself (full band, above the model's), delayed by the stream's delay."""
+
+    def __init__(self, stream: Any, mix: float) -> None:
+        if stream.in_rate != stream.out_rate:
+            raise ValueError("a full-band dry path needs equal rates in and out")
+        self.stream, self.mix = stream, float(mix)
+        self.in_rate = self.out_rate = stream.in_rate
+        self.hop, self.delay = stream.hop, stream.delay
+        self.reset()
+
+    def reset(self) -> None:
+        self.stream.reset()
+        self._dry: np.ndarray | None = None
+
+    def process(self, block: np.ndarray) -> np.ndarray:
+        block = np.ascontiguousarray(block, dtype=np.float32)
+        wet = self.stream.process(block)
+        if self._dry is None:
+            self._dry = np.zeros((block.shape[0], self.delay + self.hop), np.float32)
         self._dry[:, self.delay :] = block
         dry = self._dry[:, : self.hop].copy()
         self._dry[:, : self.delay] = self._dry[:, self.hop :]
@@ -322,12 +343,19 @@ class DenoiseTask(Task):
 
         # the whole-signal reference: a fresh stream over the whole input (its own kernel: no shared state)
         reference: Any = adapt(DenoiseWindow(kernel()), source_rate, out_rate)
-        if full_band_dry:
-            reference = _Blend(reference, mix)
+        factor = source_rate // rate
         if native:
             stream: Any = kernel()
+        elif source_rate == out_rate and factor in (2, 3) and source_rate == factor * rate:
+            # a 32/48 kHz device: short linear-phase FIRs, 2 x RESAMPLE_HALF model samples of delay
+            stream = IntegerRateStream(kernel(), factor, factor, RESAMPLE_HALF)
+            reference = DenoiseWindow(IntegerRateStream(kernel(), factor, factor, RESAMPLE_HALF))
         else:
-            stream = ResampledStream(kernel(), source_rate, out_rate, mix)
+            stream = ResampledStream(kernel(), source_rate, out_rate)
+        if full_band_dry:
+            stream = FullBandMix(stream, mix)
+            reference = _Blend(reference, mix)
+        if not native:
             notes.append(
                 f"the model runs at {rate} Hz: {source_rate} Hz input is resampled to it and back (output band "
                 f"{rate // 2000} kHz{', dry path full band' if full_band_dry else ''}; latency "

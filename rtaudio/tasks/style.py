@@ -32,6 +32,7 @@ from rtaudio import dsp
 from rtaudio.backends import open_model
 from rtaudio.cards import load_card
 from rtaudio.engine.contracts import WindowKernel
+from rtaudio.engine.integer_rate import IntegerRateStream
 from rtaudio.tasks import spectral
 from rtaudio.tasks.mel import MelSpec, log_mel
 from rtaudio.tasks.task import BenchClip, Figure, ModelError, ModelInfo, Plan, Request, Task, check_rate
@@ -345,62 +346,8 @@ class StyleWindow:
         return np.ascontiguousarray(y[:, pad : pad + n], dtype=np.float32)
 
 
-class ResampledStyleKernel:
-    """:class:`StyleKernel` behind streaming integer-ratio resamplers: for devices at 2x or 3x
-    the model's rate (32 or 48 kHz for the 16 kHz model), still a stream kernel, still exact.
-
-    Down: a linear-phase Kaiser-windowed sinc FIR (:data:`RESAMPLE_TAPS_PER_SIDE` model samples
-    each side, cutoff 0.9 x the model's Nyquist, beta 8), then every ``factor``-th sample; up:
-    zero insertion and the same filter (times ``factor``). Both keep their last taps as state.
-    Delay: ``factor * (2 * RESAMPLE_TAPS_PER_SIDE + model delay)`` source samples, exact (the
-    filters' group delay is a whole number of model samples).
-    """
-
-    def __init__(self, network: StyleNetwork, factor: int) -> None:
-        self.inner = StyleKernel(network)
-        self.factor = int(factor)
-        self.in_rate = self.out_rate = network.rate * self.factor
-        self.hop = network.hop * self.factor
-        self.delay = self.factor * (2 * RESAMPLE_TAPS_PER_SIDE + self.inner.delay)
-        self.taps = resample_filter(self.factor)
-        self.reset()
-
-    def reset(self) -> None:
-        self.inner.reset()
-        self._down: np.ndarray | None = None
-
-    def process(self, block: np.ndarray) -> np.ndarray:
-        f, n_taps = self.factor, len(self.taps)
-        block = np.asarray(block, dtype=np.float64)
-        if self._down is None:
-            self._down = np.zeros((block.shape[0], n_taps - 1))
-            self._up = np.zeros((block.shape[0], n_taps - 1))
-        x = np.concatenate([self._down, block], axis=1)
-        self._down = x[:, -(n_taps - 1) :]
-        # output sample i of the full-rate filter uses x[i : i + n_taps]; keep every f-th
-        low = np.einsum("cik,k->ci", dsp.frames(x, n_taps, f), self.taps[::-1])
-        mid = self.inner.process(low.astype(np.float32)).astype(np.float64)
-        stuffed = np.zeros((mid.shape[0], mid.shape[1] * f))
-        stuffed[:, ::f] = mid * f
-        z = np.concatenate([self._up, stuffed], axis=1)
-        self._up = z[:, -(n_taps - 1) :]
-        return np.einsum("cik,k->ci", dsp.frames(z, n_taps, 1), self.taps[::-1]).astype(np.float32)
-
-
-#: half-length of the resampling filter, in model samples (its group delay)
+#: half-length of the resampling filters, in model samples (each filter's group delay: 1.5 ms at 16 kHz)
 RESAMPLE_TAPS_PER_SIDE = 24
-
-
-@lru_cache(maxsize=4)
-def resample_filter(factor: int) -> np.ndarray:
-    """The ``2 * RESAMPLE_TAPS_PER_SIDE * factor + 1``-tap lowpass at 0.9 x the low rate's Nyquist (unit DC gain)."""
-    half = RESAMPLE_TAPS_PER_SIDE * factor
-    t = np.arange(-half, half + 1)
-    cutoff = 0.9 / factor  # of the high rate's Nyquist
-    h = cutoff * np.sinc(cutoff * t) * np.kaiser(2 * half + 1, 8.0)
-    h /= h.sum()
-    h.setflags(write=False)
-    return h
 
 
 class WholeStream:
@@ -410,7 +357,7 @@ class WholeStream:
     context it is exact too for a finite-memory kernel like these (receptive field inside the context).
     """
 
-    def __init__(self, stream: StyleKernel | ResampledStyleKernel, context_in: int) -> None:
+    def __init__(self, stream: StyleKernel | IntegerRateStream, context_in: int) -> None:
         self.stream = stream
         self.in_rate, self.out_rate = stream.in_rate, stream.out_rate
         self.quantum_in = stream.hop
@@ -448,8 +395,8 @@ class StyleTask(Task):
     """``--task style``: a feed-forward style network (one style per model), streamed in the STFT domain.
 
     At the model's rate the plan runs :class:`StyleKernel`; at 2x or 3x it (32/48 kHz devices)
-    :class:`ResampledStyleKernel`, both stream kernels; at any other rate, the windowed
-    reference behind soxr (more latency; a note says so).
+    :class:`~rtaudio.engine.integer_rate.IntegerRateStream` around it, both stream kernels; at any
+    other rate, the windowed reference behind soxr (more latency; a note says so).
 
     The bench feeds held-out speech (the shipped evaluation clips, languages not trained on)
     and judges each output against the content (onset/energy correlation, STOI) and against the
@@ -481,11 +428,13 @@ class StyleTask(Task):
         notes: tuple[str, ...] = ()
         factor = source_rate // network.rate
         if source_rate == network.rate and out_rate == network.rate:
-            kernel: StyleKernel | ResampledStyleKernel | WindowKernel = StyleKernel(network)
+            kernel: StyleKernel | IntegerRateStream | WindowKernel = StyleKernel(network)
         elif out_rate == source_rate and factor in (2, 3) and source_rate == factor * network.rate:
-            kernel = ResampledStyleKernel(network, factor)
+            kernel = IntegerRateStream(StyleKernel(network), factor, factor, RESAMPLE_TAPS_PER_SIDE)
             context = kernel.delay + factor * network.n_fft * int(network.card.get("receptive_frames", 1))
-            reference = WholeStream(ResampledStyleKernel(network, factor), context)
+            reference = WholeStream(
+                IntegerRateStream(StyleKernel(network), factor, factor, RESAMPLE_TAPS_PER_SIDE), context
+            )
         else:
             kernel = reference
             notes = (

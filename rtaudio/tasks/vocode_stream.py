@@ -46,6 +46,7 @@ from functools import lru_cache
 import numpy as np
 
 from rtaudio import dsp
+from rtaudio.engine.integer_rate import IntegerRateStream
 from rtaudio.engine.stream import stream_whole
 from rtaudio.tasks.mel import MelSpec, mel_bands, mel_filters, window
 from rtaudio.tasks.spectral import HANN_OLA_GAIN
@@ -278,70 +279,8 @@ class StreamingMelVocoder(_StreamingVocoder):
         return self.retrieval.push(self._target(log_mel)[None]).astype(np.float32)
 
 
-#: half-length, in vocoder-rate samples, of the integer-ratio resampling filters (1.3 ms at 24 kHz)
+#: half-length, in vocoder-rate samples, of the integer-ratio resampling filters (0.7 ms at 24 kHz)
 RESAMPLE_HALF = 16
-
-
-@lru_cache(maxsize=8)
-def _lowpass(factor: int, half: int = RESAMPLE_HALF) -> np.ndarray:
-    """Kaiser-windowed sinc at ``factor`` times the vocoder rate, ``2 * factor * half + 1`` taps,
-    cut off at 0.45 of the vocoder rate (the mel stops at its Nyquist): unit gain at DC."""
-    n = np.arange(-factor * half, factor * half + 1)
-    h = np.sinc(2 * 0.45 / factor * n) * np.kaiser(len(n), 8.0)
-    h /= h.sum()
-    h.setflags(write=False)
-    return h
-
-
-class _Fir:
-    """Streaming causal FIR, per channel: output sample ``i`` is ``sum_k taps[k] x[i - k]``."""
-
-    def __init__(self, taps: np.ndarray) -> None:
-        self.taps = taps
-        self.history: np.ndarray | None = None
-
-    def __call__(self, x: np.ndarray) -> np.ndarray:
-        if self.history is None:
-            self.history = np.zeros((x.shape[0], len(self.taps) - 1))
-        joined = np.concatenate([self.history, x], axis=1)
-        self.history = joined[:, x.shape[1] :]
-        return np.lib.stride_tricks.sliding_window_view(joined, len(self.taps), axis=1) @ self.taps[::-1]
-
-
-class IntegerRateStream:
-    """A vocoder stream kernel at ``in_factor`` / ``out_factor`` times its own rate (48 kHz devices).
-
-    Audio in is low-passed and decimated by ``in_factor``, output zero-stuffed and low-passed
-    by ``out_factor`` (linear-phase FIRs, group delay :data:`RESAMPLE_HALF` vocoder samples each),
-    so the delay stays exact: ``out_factor * (inner.delay + RESAMPLE_HALF * filters)``.
-    """
-
-    def __init__(self, inner, in_factor: int, out_factor: int) -> None:
-        self.inner, self.in_factor, self.out_factor = inner, int(in_factor), int(out_factor)
-        self.in_rate = inner.in_rate * self.in_factor
-        self.out_rate = inner.out_rate * self.out_factor
-        self.hop = inner.hop * self.in_factor
-        self.out_channels = getattr(inner, "out_channels", None)
-        self.name = inner.name
-        filters = (self.in_factor > 1) + (self.out_factor > 1)
-        self.delay = self.out_factor * (inner.delay + RESAMPLE_HALF * filters)
-        self.reset()
-
-    def reset(self) -> None:
-        self.inner.reset()
-        self._down = _Fir(_lowpass(self.in_factor)) if self.in_factor > 1 else None
-        self._up = _Fir(_lowpass(self.out_factor) * self.out_factor) if self.out_factor > 1 else None
-
-    def process(self, block: np.ndarray) -> np.ndarray:
-        x = np.asarray(block, dtype=np.float64)
-        if self._down is not None:
-            x = self._down(x)[:, :: self.in_factor]
-        y = self.inner.process(x).astype(np.float64)
-        if self._up is not None:
-            stuffed = np.zeros((y.shape[0], y.shape[1] * self.out_factor))
-            stuffed[:, :: self.out_factor] = y
-            y = self._up(stuffed)
-        return y.astype(np.float32)
 
 
 def stream_kernel(card: dict, source_rate: int, out_rate: int, mel_input: bool, seed: int = 0):
@@ -360,4 +299,4 @@ def stream_kernel(card: dict, source_rate: int, out_rate: int, mel_input: bool, 
             f"stream takes the window path ({card.get('latency_ms', '?')} ms)"
         )
     m_in, m_out = source_rate // inner.in_rate, out_rate // inner.out_rate
-    return (inner if m_in == m_out == 1 else IntegerRateStream(inner, m_in, m_out)), None
+    return (inner if m_in == m_out == 1 else IntegerRateStream(inner, m_in, m_out, RESAMPLE_HALF)), None
