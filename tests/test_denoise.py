@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from rtaudio.engine.stream import StreamProcessor, stream_whole
-from rtaudio.tasks.denoise import DenoiseKernel, DenoiseWindow, mix_for_limit, si_sdr
+from rtaudio.engine.stream import StreamProcessor, WholeStream, stream_whole
+from rtaudio.tasks.denoise import DenoiseKernel, mix_for_limit, si_sdr
 
 MODEL = Path(__file__).resolve().parent.parent / "rtaudio" / "models" / "denoise16k.onnx"
 SPLIT = Path(__file__).resolve().parent.parent / "export" / "denoise" / "split.json"
@@ -57,7 +57,7 @@ def test_partition_independence_and_whole_signal(noisy):
     whole = stream_whole(k, noisy)
     assert whole.shape == noisy.shape
     assert np.array_equal(_random_blocks(k, noisy, 900, 0), whole)  # bit for bit, whatever the host blocks
-    ref = DenoiseWindow(DenoiseKernel(MODEL, threads=1)).run(noisy[None], 0)[0]
+    ref = WholeStream(DenoiseKernel(MODEL, threads=1), 16000).run(noisy[None], 0)[0]
     assert _snr_db(ref, whole) >= 100.0
     assert not np.allclose(whole, noisy, atol=1e-3)  # the model does something
 

@@ -23,7 +23,7 @@ from rtaudio.engine.contracts import StreamKernel, out_channels_of, rate_quantum
 from rtaudio.engine.ring import RingBuffer
 from rtaudio.engine.scheduler import BlockScheduler
 
-__all__ = ["StreamProcessor", "stream_whole"]
+__all__ = ["StreamProcessor", "WholeStream", "stream_whole"]
 
 
 class StreamProcessor(BlockScheduler):
@@ -117,3 +117,34 @@ def stream_whole(kernel: StreamKernel, audio: np.ndarray) -> np.ndarray:
     proc = StreamProcessor(kernel, channels)
     head = proc.process(block)
     return np.concatenate([head, proc.flush()])
+
+
+class WholeStream:
+    """A stream kernel's whole-signal run presented as a window kernel (``Plan.reference``, ``--offline``).
+
+    A fresh stream over the window (reset first), its delay removed. What lies before position 0
+    (the engine's zero padding) is not streamed (a recurrent state would differ from a fresh
+    stream's) and comes out as zeros. ``context_in > 0`` also allows chunked use with that much
+    context, on the kernel's hop grid: exact for a finite-memory kernel whose receptive field fits
+    in it, close for a recurrent one. With ``context_in = 0`` it runs on the whole signal only.
+    """
+
+    def __init__(self, kernel: StreamKernel, context_in: int = 0) -> None:
+        self.kernel = kernel
+        self.in_rate, self.out_rate = kernel.in_rate, kernel.out_rate
+        self.context_in = int(context_in)
+        self.quantum_in = kernel.hop if self.context_in else 1
+        self.out_channels = getattr(kernel, "out_channels", None)
+        self.name = getattr(kernel, "name", "stream")
+
+    def run(self, window: np.ndarray, start: int) -> np.ndarray:
+        if start > 0 and not self.context_in:
+            raise ValueError("this stream kernel's reference runs on the whole signal (start <= 0)")
+        lead = min(max(0, -start), window.shape[1])
+        zeros_out = lead * self.out_rate // self.in_rate
+        body = window[:, lead:]
+        if body.shape[1] == 0:
+            return np.zeros((self.out_channels or window.shape[0], zeros_out), np.float32)
+        out = stream_whole(self.kernel, body.T)
+        out = out[:, None] if out.ndim == 1 else out
+        return np.concatenate([np.zeros((out.shape[1], zeros_out), np.float32), out.T], axis=1)

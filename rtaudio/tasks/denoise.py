@@ -13,9 +13,9 @@ and wet line up sample for sample (``mix=0`` is the delayed input, bit for bit);
 ``atten_limit_db`` is the same knob as an attenuation limit (the noise floor is lowered by at
 most that many dB, DeepFilterNet's ``--atten-lim``).
 
-:class:`DenoiseWindow` is the whole-signal reference (``--offline``): a fresh stream over the
-whole window, delay removed. It is exact for a whole signal (what ``--offline`` and the parity
-checks use); the recurrent state makes it only approximately chunkable.
+The whole-signal reference (``--offline``) is :class:`~rtaudio.engine.stream.WholeStream`: a
+fresh stream over the whole window, delay removed. It is exact for a whole signal (what
+``--offline`` and the parity checks use); the recurrent state makes it only approximately chunkable.
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ import numpy as np
 from rtaudio.backends import open_model
 from rtaudio.cards import load_card
 from rtaudio.engine.integer_rate import IntegerRateStream
+from rtaudio.engine.stream import WholeStream
 from rtaudio.tasks.task import BenchClip, Figure, ModelError, ModelInfo, Plan, Request, Task, check_rate
 
 #: step-graph input names (output names: ``y`` and each state with ``_in`` -> ``_out``)
@@ -41,6 +42,12 @@ CARD_FIELDS = {"model_rate": int, "hop": int, "delay": int, "state_shapes": dict
 MODEL_RATE = 16000
 #: half-length of the 2x/3x resampling filters, in model samples (each filter's delay: 1.5 ms at 16 kHz)
 RESAMPLE_HALF = 24
+
+
+def _whole(stream: Any) -> WholeStream:
+    """The whole-signal reference (``--offline``) of a denoising stream; chunked with one second of
+    context it is close, not exact (the GRU forgets in well under a second)."""
+    return WholeStream(stream, context_in=stream.in_rate)
 
 
 def mix_for_limit(atten_limit_db: float | None) -> float:
@@ -106,36 +113,6 @@ class DenoiseKernel:
         if self.mix == 1.0:
             return wet
         return (self.mix * wet + (1.0 - self.mix) * dry).astype(np.float32)
-
-
-class DenoiseWindow:
-    """Whole-signal reference: a fresh :class:`DenoiseKernel` stream over the window, delay removed."""
-
-    quantum_in = 1
-
-    def __init__(self, stream: DenoiseKernel, context_s: float = 1.0) -> None:
-        self.stream = stream
-        self.in_rate, self.out_rate = stream.in_rate, stream.out_rate
-        # the GRU forgets in well under a second: chunked use with this context is close, not exact
-        self.context_in = int(context_s * stream.in_rate)
-
-    def run(self, window: np.ndarray, start: int) -> np.ndarray:
-        s, hop = self.stream, self.stream.hop
-        # the stream starts at absolute position 0: the engine's zeros before it are not fed (the
-        # recurrent state would differ from a fresh stream's), their output is zeros
-        lead = min(max(0, -start), window.shape[1])
-        n = window.shape[1] - lead
-        out = np.zeros(window.shape, np.float32)
-        if n == 0:
-            return out
-        total = -(-(n + s.delay) // hop) * hop
-        padded = np.zeros((window.shape[0], total), np.float32)
-        padded[:, :n] = window[:, lead:]
-        s.reset()
-        y = np.concatenate([s.process(padded[:, i : i + hop]) for i in range(0, total, hop)], axis=1)
-        s.reset()
-        out[:, lead:] = y[:, s.delay : s.delay + n]
-        return out
 
 
 class ResampledStream:
@@ -342,14 +319,14 @@ class DenoiseTask(Task):
             return DenoiseKernel(model.path, inner_mix, request.backend, request.threads)
 
         # the whole-signal reference: a fresh stream over the whole input (its own kernel: no shared state)
-        reference: Any = adapt(DenoiseWindow(kernel()), source_rate, out_rate)
+        reference: Any = adapt(_whole(kernel()), source_rate, out_rate)
         factor = source_rate // rate
         if native:
             stream: Any = kernel()
         elif source_rate == out_rate and factor in (2, 3) and source_rate == factor * rate:
             # a 32/48 kHz device: short linear-phase FIRs, 2 x RESAMPLE_HALF model samples of delay
             stream = IntegerRateStream(kernel(), factor, factor, RESAMPLE_HALF)
-            reference = DenoiseWindow(IntegerRateStream(kernel(), factor, factor, RESAMPLE_HALF))
+            reference = _whole(IntegerRateStream(kernel(), factor, factor, RESAMPLE_HALF))
         else:
             stream = ResampledStream(kernel(), source_rate, out_rate)
         if full_band_dry:

@@ -33,6 +33,7 @@ from rtaudio.backends import open_model
 from rtaudio.cards import load_card
 from rtaudio.engine.contracts import WindowKernel
 from rtaudio.engine.integer_rate import IntegerRateStream
+from rtaudio.engine.stream import WholeStream
 from rtaudio.tasks import spectral
 from rtaudio.tasks.mel import MelSpec, log_mel
 from rtaudio.tasks.task import BenchClip, Figure, ModelError, ModelInfo, Plan, Request, Task, check_rate
@@ -348,33 +349,6 @@ class StyleWindow:
 
 #: half-length of the resampling filters, in model samples (each filter's group delay: 1.5 ms at 16 kHz)
 RESAMPLE_TAPS_PER_SIDE = 24
-
-
-class WholeStream:
-    """Whole-signal reference of a stream kernel: a fresh stream over the whole window, delay removed.
-
-    Exact for a whole signal (``--offline``, parity checks); chunked with ``context_in`` of
-    context it is exact too for a finite-memory kernel like these (receptive field inside the context).
-    """
-
-    def __init__(self, stream: StyleKernel | IntegerRateStream, context_in: int) -> None:
-        self.stream = stream
-        self.in_rate, self.out_rate = stream.in_rate, stream.out_rate
-        self.quantum_in = stream.hop
-        self.context_in = int(context_in)
-
-    def run(self, window: np.ndarray, start: int) -> np.ndarray:
-        s, hop = self.stream, self.stream.hop
-        # the stream starts at absolute 0: what lies before it (engine zeros) is not streamed
-        lead = min(max(0, -start), window.shape[1])
-        n = window.shape[1] - lead
-        total = -(-(n + s.delay) // hop) * hop
-        padded = np.zeros((window.shape[0], total), np.float32)
-        padded[:, :n] = window[:, lead:]
-        s.reset()
-        out = np.concatenate([s.process(padded[:, i : i + hop]) for i in range(0, total, hop)], axis=1)
-        s.reset()
-        return np.concatenate([np.zeros((window.shape[0], lead), np.float32), out[:, s.delay : s.delay + n]], axis=1)
 
 
 # ---------------------------------------------------------------------------------------------

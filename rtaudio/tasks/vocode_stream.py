@@ -47,7 +47,7 @@ import numpy as np
 
 from rtaudio import dsp
 from rtaudio.engine.integer_rate import IntegerRateStream
-from rtaudio.engine.stream import stream_whole
+from rtaudio.engine.stream import WholeStream
 from rtaudio.tasks.mel import MelSpec, mel_bands, mel_filters, window
 from rtaudio.tasks.spectral import HANN_OLA_GAIN
 from rtaudio.tasks.vocode import random_phase
@@ -175,33 +175,6 @@ class MelPhaseStream:
         shape, strides = (self.batch, self.look_ahead + 1, self.n_fft), (b, self.hop * t, t)
         frames = np.lib.stride_tricks.as_strided(seg, shape, strides, writeable=False)
         return np.fft.rfft(frames * self.analysis, axis=-1)
-
-
-class WholeStream:
-    """A stream kernel's whole-signal run presented as a window kernel (``Plan.reference``).
-
-    ``run`` must be handed the whole signal (``start <= 0``, zeros before position 0, as
-    :func:`rtaudio.engine.processor.process_offline` does): the stream's output depends on
-    everything before it.
-    """
-
-    quantum_in = 1
-    context_in = 0
-
-    def __init__(self, kernel) -> None:
-        self.kernel = kernel
-        self.in_rate, self.out_rate = kernel.in_rate, kernel.out_rate
-        self.out_channels = getattr(kernel, "out_channels", None)
-        self.name = getattr(kernel, "name", "stream")
-
-    def run(self, window: np.ndarray, start: int) -> np.ndarray:
-        if start > 0:
-            raise ValueError("a stream kernel's reference runs on the whole signal (start <= 0)")
-        audio = window[:, -start:].T
-        out = stream_whole(self.kernel, audio)
-        out = out[:, None] if out.ndim == 1 else out
-        lead = np.zeros((out.shape[1], -start * self.out_rate // self.in_rate), np.float32)
-        return np.concatenate([lead, out.T], axis=1)
 
 
 class _StreamingVocoder:
