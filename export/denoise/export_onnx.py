@@ -21,6 +21,7 @@ import numpy as np
 import onnxruntime as ort
 import torch
 
+from export.denoise.data import BANDLIMIT_HZ
 from export.denoise.models import StreamDenoiser, count_params
 from export.denoise.train import load_checkpoint
 from rtaudio.cards import sha256_file
@@ -60,6 +61,30 @@ def runtime_card(net: StreamDenoiser, path: Path) -> dict:
         "state_shapes": state_shapes(net),
         "sha256": sha256_file(path),
     }
+
+
+#: what each clean corpus a config may name is
+CORPORA = {
+    "klettres": "klettres-data letters and syllables (17 training languages; de, pt_BR, uk held out)",
+    "asterisk_intl": "asterisk-core-sounds fr/it/ru G.722 prompts (sentences; speakers June, Carlo, IvrvoiceRU; "
+    "CC-BY-SA 3.0)",
+}
+
+
+def training_data(train_config: dict) -> str:
+    """The card's one-line account of a run's training data, from its config."""
+    names = train_config.get("corpus", "klettres")
+    names = [names] if isinstance(names, str) else names
+    speech = " + ".join(
+        f"{CORPORA.get(n, n)}{f' x{names.count(n)}' if names.count(n) > 1 else ''}" for n in dict.fromkeys(names)
+    )
+    limited = train_config.get("p_bandlimit", 0.0)
+    lo, hi = BANDLIMIT_HZ
+    return (
+        f"{speech} at 16 kHz, mixed on the fly with white, colored, hum, fan, babble, machine, typing and music noise "
+        "at 0-15 dB SNR (export/denoise/data.py; held-out noise recordings/realisations disjoint)"
+        + (f"; {round(100 * limited)} % of the pairs low-passed at {lo / 1000:g}-{hi / 1000:g} kHz" if limited else "")
+    )
 
 
 def export(net: StreamDenoiser, out: Path) -> None:
@@ -149,9 +174,7 @@ def main() -> None:
             f"+ multi-resolution STFT x{tc.get('stft_weight')}"
             + (f" + compressed spectra x{tc['compressed_weight']}" if tc.get("compressed_weight") else ""),
             "adversarial": tc.get("adversarial"),
-            "data": "klettres-data speech (17 training languages; de, pt_BR, uk held out) at 16 kHz mixed on the fly "
-            "with white, colored, hum, fan, babble, machine, typing and music noise at 0-15 dB SNR "
-            "(export/denoise/data.py; held-out noise recordings/realisations disjoint)",
+            "data": training_data(tc),
             "command": a.command,
             "steps": int(ck["step"]),
             "batch": tc["batch"],
