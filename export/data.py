@@ -13,6 +13,7 @@ import argparse
 import json
 import subprocess
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -266,11 +267,12 @@ def linear_up(x: np.ndarray, in_rate: int, out_rate: int) -> np.ndarray:
     return np.interp(t, np.arange(len(x)), x).astype(np.float32)
 
 
-def training_audio(corpus: str | list[str]) -> np.ndarray:
+def training_audio(corpus: str | list[str], load: Callable[[str], np.ndarray] | None = None) -> np.ndarray:
     """One corpus's training array (memory-mapped), or several concatenated (crops are drawn
-    uniformly, so each corpus weighs by its length)."""
+    uniformly, so each corpus weighs by its length; a name listed twice weighs twice).
+    ``load`` reads one corpus by name (default: its 48 kHz ``train.npy``)."""
     names = [corpus] if isinstance(corpus, str) else list(corpus)
-    parts = [np.load(DATA_DIR / name / "train.npy", mmap_mode="r") for name in names]
+    parts = [load(name) if load else np.load(DATA_DIR / name / "train.npy", mmap_mode="r") for name in names]
     return parts[0] if len(parts) == 1 else np.concatenate(parts)
 
 

@@ -37,7 +37,7 @@ import numpy as np
 import soundfile as sf
 from scipy import signal
 
-from export.data import load_audio, trim_silence
+from export.data import load_audio, training_audio, trim_silence
 from export.evaluate import heldout_files
 from export.vocoder.data import train_audio
 
@@ -281,13 +281,11 @@ def training_sampler(
     corpus: str | list[str], seed: int, pairs: str | None = None, p_bandlimit: float = 0.0
 ) -> MixSampler | PairSampler:
     """The trainers' sampler: a paired corpus folder when ``pairs`` is given (VoiceBank-DEMAND),
-    else the corpus' training speech (several corpora concatenated: crops weigh each by its
-    length) mixed with training noise (babble from training speech)."""
+    else the corpus' training speech (several: :func:`export.data.training_audio`) mixed with
+    training noise (babble from training speech)."""
     if pairs:
         return PairSampler(Path(pairs), seed)
-    names = [corpus] if isinstance(corpus, str) else list(corpus)
-    parts = [train_audio(name, RATE) for name in names]
-    speech = parts[0] if len(parts) == 1 else np.concatenate(parts)
+    speech = training_audio(corpus, lambda name: train_audio(name, RATE))
     return MixSampler(speech, NoiseBank(False, speech), seed, p_bandlimit=p_bandlimit)
 
 
