@@ -12,7 +12,7 @@ import pytest
 import soundfile as sf
 
 from rtaudio import cli, registry
-from rtaudio.engine.integer_rate import IntegerRateStream
+from rtaudio.engine.rate_stream import IntegerRateStream
 from rtaudio.engine.stream import StreamProcessor, stream_whole
 from rtaudio.tasks import style as st
 

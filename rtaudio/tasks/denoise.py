@@ -30,7 +30,7 @@ import numpy as np
 
 from rtaudio.backends import open_model
 from rtaudio.cards import load_card
-from rtaudio.engine.integer_rate import IntegerRateStream
+from rtaudio.engine.rate_stream import IntegerRateStream, RationalRateStream
 from rtaudio.engine.stream import WholeStream
 from rtaudio.tasks.task import BenchClip, Figure, ModelError, ModelInfo, Plan, Request, Task, check_rate
 
@@ -40,7 +40,7 @@ STATE_INPUTS = ("frame_in", "feat_in", "hidden_in", "ola_in")
 CARD_FIELDS = {"model_rate": int, "hop": int, "delay": int, "state_shapes": dict}
 #: the model's rate when no card says
 MODEL_RATE = 16000
-#: half-length of the 2x/3x resampling filters, in model samples (each filter's delay: 1.5 ms at 16 kHz)
+#: half-length of the resampling filters, in model samples (each filter's lookahead: 1.5 ms at 16 kHz)
 RESAMPLE_HALF = 24
 
 
@@ -113,72 +113,6 @@ class DenoiseKernel:
         if self.mix == 1.0:
             return wet
         return (self.mix * wet + (1.0 - self.mix) * dry).astype(np.float32)
-
-
-class ResampledStream:
-    """A stream kernel at other rates than its model's: windowed sinc (soxr VHQ) at both edges.
-
-    Each hop of source audio is resampled to the model rate with
-    :data:`~rtaudio.tasks.resample.SINC_CONTEXT_SAMPLES` of context on both sides (so it equals
-    whole-signal resampling to float rounding, as the window-kernel rate adapter does), fed to the
-    inner kernel hop by hop, and its output resampled to ``out_rate`` the same way. The context
-    costs whole hops of lookahead on each side; a few model-rate samples of extra delay keep the
-    total delay a whole number of output samples. For 2x and 3x the model's rate the task uses
-    the lower-latency :class:`~rtaudio.engine.integer_rate.IntegerRateStream` instead.
-    """
-
-    def __init__(self, inner: DenoiseKernel, in_rate: int, out_rate: int) -> None:
-        from rtaudio.tasks.resample import sinc_context
-
-        m = inner.in_rate
-        self.inner, self.in_rate, self.out_rate = inner, int(in_rate), int(out_rate)
-        q_in, q_out = self.in_rate // math.gcd(self.in_rate, m), m // math.gcd(self.out_rate, m)
-        self.hop_m = math.lcm(m // math.gcd(self.in_rate, m), q_out, inner.hop)
-        self.hop = self.hop_m * self.in_rate // m
-        self._hop_out = self.hop_m * self.out_rate // m
-        self._ctx_in = -(-sinc_context(self.in_rate, m) // q_in) * q_in  # source samples, whole at m
-        self._ctx_m = -(-sinc_context(m, self.out_rate) // q_out) * q_out  # model samples, whole at out
-        self._lag_in = -(-self._ctx_in // self.hop)
-        self._lag_out = -(-self._ctx_m // self.hop_m)
-        self._extra = (-inner.delay) % q_out
-        self.delay = (self._lag_in + self._lag_out) * self._hop_out + (inner.delay + self._extra) * self.out_rate // m
-        self.reset()
-
-    def reset(self) -> None:
-        self.inner.reset()
-        self._src: np.ndarray | None = None
-
-    def _start(self, channels: int) -> None:
-        self._src = np.zeros((channels, self._ctx_in + (self._lag_in + 1) * self.hop), np.float32)
-        self._mid = np.zeros((channels, self._ctx_m + self._extra + (self._lag_out + 1) * self.hop_m), np.float32)
-        self._calls = 0
-
-    @staticmethod
-    def _push(buf: np.ndarray, block: np.ndarray) -> None:
-        n = block.shape[1]
-        buf[:, :-n] = buf[:, n:]
-        buf[:, -n:] = block
-
-    def process(self, block: np.ndarray) -> np.ndarray:
-        from rtaudio.tasks.resample import sinc_resample
-
-        block = np.ascontiguousarray(block, dtype=np.float32)
-        if self._src is None:
-            self._start(block.shape[0])
-        m, inner = self.inner.in_rate, self.inner
-        self._push(self._src, block)
-        if self._calls >= self._lag_in:  # the source hop ``calls - lag_in`` has its lookahead now
-            x = sinc_resample(self._src[:, : self._ctx_in * 2 + self.hop], self.in_rate, m)
-            c = self._ctx_in * m // self.in_rate
-            x = x[:, c : c + self.hop_m]
-            y = np.concatenate([inner.process(x[:, i : i + inner.hop]) for i in range(0, self.hop_m, inner.hop)], 1)
-        else:
-            y = np.zeros((block.shape[0], self.hop_m), np.float32)
-        self._calls += 1
-        self._push(self._mid, y)
-        window = self._mid[:, : 2 * self._ctx_m + self.hop_m]
-        c = self._ctx_m * self.out_rate // m
-        return sinc_resample(window, m, self.out_rate)[:, c : c + self._hop_out]
 
 
 class FullBandMix:
@@ -328,7 +262,9 @@ class DenoiseTask(Task):
             stream = IntegerRateStream(kernel(), factor, factor, RESAMPLE_HALF)
             reference = _whole(IntegerRateStream(kernel(), factor, factor, RESAMPLE_HALF))
         else:
-            stream = ResampledStream(kernel(), source_rate, out_rate)
+            # any other rate (a 44.1 kHz device): polyphase FIRs of the same length, samples as they come
+            stream = RationalRateStream(kernel(), source_rate, out_rate, RESAMPLE_HALF)
+            reference = _whole(RationalRateStream(kernel(), source_rate, out_rate, RESAMPLE_HALF))
         if full_band_dry:
             stream = FullBandMix(stream, mix)
             reference = _Blend(reference, mix)

@@ -32,7 +32,7 @@ from rtaudio import dsp
 from rtaudio.backends import open_model
 from rtaudio.cards import load_card
 from rtaudio.engine.contracts import WindowKernel
-from rtaudio.engine.integer_rate import IntegerRateStream
+from rtaudio.engine.rate_stream import IntegerRateStream
 from rtaudio.engine.stream import WholeStream
 from rtaudio.tasks import spectral
 from rtaudio.tasks.mel import MelSpec, log_mel
@@ -369,7 +369,7 @@ class StyleTask(Task):
     """``--task style``: a feed-forward style network (one style per model), streamed in the STFT domain.
 
     At the model's rate the plan runs :class:`StyleKernel`; at 2x or 3x it (32/48 kHz devices)
-    :class:`~rtaudio.engine.integer_rate.IntegerRateStream` around it, both stream kernels; at any
+    :class:`~rtaudio.engine.rate_stream.IntegerRateStream` around it, both stream kernels; at any
     other rate, the windowed reference behind soxr (more latency; a note says so).
 
     The bench feeds held-out speech (the shipped evaluation clips, languages not trained on)

@@ -46,7 +46,7 @@ from functools import lru_cache
 import numpy as np
 
 from rtaudio import dsp
-from rtaudio.engine.integer_rate import IntegerRateStream
+from rtaudio.engine.rate_stream import IntegerRateStream
 from rtaudio.engine.stream import WholeStream
 from rtaudio.tasks.mel import MelSpec, mel_bands, mel_filters, window
 from rtaudio.tasks.spectral import HANN_OLA_GAIN
