@@ -12,7 +12,7 @@ import pytest
 import soundfile as sf
 
 from rtaudio import cli, registry
-from rtaudio.engine.rate_stream import IntegerRateStream
+from rtaudio.engine.rate_stream import IntegerRateStream, RationalRateStream
 from rtaudio.engine.stream import StreamProcessor, stream_whole
 from rtaudio.tasks import style as st
 
@@ -135,13 +135,14 @@ def test_stream_equals_the_whole_signal_reference_and_its_latency(network: st.St
     assert network.n_fft / network.rate <= 0.1
 
 
-def test_a_48k_device_streams_through_the_resampling_kernel(network: st.StyleNetwork) -> None:
+@pytest.mark.parametrize(("rate", "kind"), [(48000, IntegerRateStream), (44100, RationalRateStream)])
+def test_a_48k_or_44k_device_streams_through_a_resampling_kernel(network: st.StyleNetwork, rate, kind) -> None:
     from rtaudio.tasks.resample import sinc_resample
 
-    x, rate = sf.read(ASSETS / "demo_speech_48k.flac", dtype="float32")
-    x = x[: 2 * rate]
-    plan = registry.build_plan("style", None, 48000)
-    assert plan.streaming and isinstance(plan.kernel, IntegerRateStream) and not plan.notes
+    x, file_rate = sf.read(ASSETS / "demo_speech_48k.flac", dtype="float32")
+    x = sinc_resample(x[: 2 * file_rate][None], file_rate, rate)[0].astype(np.float32)
+    plan = registry.build_plan("style", None, rate)
+    assert plan.streaming and isinstance(plan.kernel, kind) and not plan.notes
     whole = stream_whole(plan.kernel, x)
     proc = StreamProcessor(plan.kernel)
     out = np.concatenate([proc.process(x[i : i + 1001]) for i in range(0, len(x), 1001)] + [proc.flush()])

@@ -22,6 +22,7 @@ Measurement (the bench, ``rtaudio style --json``, the tests):
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from functools import lru_cache
 from pathlib import Path
@@ -31,8 +32,7 @@ import numpy as np
 from rtaudio import dsp
 from rtaudio.backends import open_model
 from rtaudio.cards import load_card
-from rtaudio.engine.contracts import WindowKernel
-from rtaudio.engine.rate_stream import IntegerRateStream
+from rtaudio.engine.rate_stream import IntegerRateStream, RationalRateStream
 from rtaudio.engine.stream import WholeStream
 from rtaudio.tasks import spectral
 from rtaudio.tasks.mel import MelSpec, log_mel
@@ -369,8 +369,8 @@ class StyleTask(Task):
     """``--task style``: a feed-forward style network (one style per model), streamed in the STFT domain.
 
     At the model's rate the plan runs :class:`StyleKernel`; at 2x or 3x it (32/48 kHz devices)
-    :class:`~rtaudio.engine.rate_stream.IntegerRateStream` around it, both stream kernels; at any
-    other rate, the windowed reference behind soxr (more latency; a note says so).
+    :class:`~rtaudio.engine.rate_stream.IntegerRateStream` around it; at any other rate (44.1 kHz)
+    :class:`~rtaudio.engine.rate_stream.RationalRateStream`: stream kernels at every rate.
 
     The bench feeds held-out speech (the shipped evaluation clips, languages not trained on)
     and judges each output against the content (onset/energy correlation, STOI) and against the
@@ -399,24 +399,24 @@ class StyleTask(Task):
         out_rate = check_rate(request.out_rate or source_rate, "output rate")
         network = StyleNetwork(model.path, request.backend, request.threads)
         reference = adapt(StyleWindow(network), source_rate, out_rate)
-        notes: tuple[str, ...] = ()
         factor = source_rate // network.rate
+        receptive = network.n_fft * int(network.card.get("receptive_frames", 1))  # model samples
         if source_rate == network.rate and out_rate == network.rate:
-            kernel: StyleKernel | IntegerRateStream | WindowKernel = StyleKernel(network)
+            kernel: StyleKernel | IntegerRateStream | RationalRateStream = StyleKernel(network)
         elif out_rate == source_rate and factor in (2, 3) and source_rate == factor * network.rate:
             kernel = IntegerRateStream(StyleKernel(network), factor, factor, RESAMPLE_TAPS_PER_SIDE)
-            context = kernel.delay + factor * network.n_fft * int(network.card.get("receptive_frames", 1))
+            context = kernel.delay + factor * receptive
             reference = WholeStream(
                 IntegerRateStream(StyleKernel(network), factor, factor, RESAMPLE_TAPS_PER_SIDE), context
             )
         else:
-            kernel = reference
-            notes = (
-                f"a {source_rate} Hz source is resampled to the model's {network.rate} Hz per chunk: the windowed "
-                f"path (more compute and latency); feed {network.rate}, {2 * network.rate} or {3 * network.rate} Hz "
-                "audio for the streaming one",
+            # any other rate (a 44.1 kHz device): polyphase FIRs that emit samples as their lookahead arrives
+            kernel = RationalRateStream(StyleKernel(network), source_rate, out_rate, RESAMPLE_TAPS_PER_SIDE)
+            context = math.ceil((kernel.delay / out_rate + receptive / network.rate) * source_rate)
+            reference = WholeStream(
+                RationalRateStream(StyleKernel(network), source_rate, out_rate, RESAMPLE_TAPS_PER_SIDE), context
             )
-        return Plan(kernel, reference, model, self, source_rate, source_rate, out_rate, notes=notes)
+        return Plan(kernel, reference, model, self, source_rate, source_rate, out_rate)
 
     def describe_rates(self, plan: Plan) -> str:
         return f"{plan.source_rate} -> {plan.out_rate} Hz (model at {plan.model.card['sample_rate']} Hz)"
