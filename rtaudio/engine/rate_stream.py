@@ -155,6 +155,18 @@ class StreamingResampler:
         return y
 
 
+class _SameRate:
+    """The resampler between equal rates: every sample is ready as it arrives."""
+
+    @staticmethod
+    def ready(received: int) -> int:
+        return received
+
+    @staticmethod
+    def push(x: np.ndarray) -> np.ndarray:
+        return np.asarray(x, dtype=np.float64)
+
+
 class RationalRateStream:
     """``inner`` (a stream kernel) fed at ``in_rate`` and heard at ``out_rate``, any ratio.
 
@@ -183,12 +195,11 @@ class RationalRateStream:
         self.delay = self._lag + whole
         self.reset()
 
-    def _resamplers(self) -> tuple[StreamingResampler, StreamingResampler]:
+    def _resamplers(self) -> tuple[StreamingResampler | _SameRate, StreamingResampler | _SameRate]:
         m = self.inner.in_rate
-        return (
-            StreamingResampler(self.in_rate, m, self.half),
-            StreamingResampler(m, self.out_rate, self.half, self._offset),
-        )
+        down = _SameRate() if self.in_rate == m else StreamingResampler(self.in_rate, m, self.half)
+        same_out = self.out_rate == m and self._offset == 0
+        return down, _SameRate() if same_out else StreamingResampler(m, self.out_rate, self.half, self._offset)
 
     def _shortfall(self) -> int:
         """The largest lag of the upper resampler's output behind the ``hop``-wise schedule."""
