@@ -79,11 +79,12 @@ ATTEMPTS = 3
 
 
 def compare_with_file_mode(server, args, signal, model, tmp_path, threshold, task="upsample"):
-    """Run live and compare with file mode; retry only runs during which the server reported xruns.
+    """Run live and compare with file mode; retry only runs that lost audio and said so.
 
     On the default (asynchronous) server a client that misses a deadline loses that cycle's
     audio, on the way in or out, whoever was late; on a loaded 2-core machine even the idle
-    test client does. A mismatch in a run without any server xrun is rtaudio's and fails at once.
+    test client does, and rtaudio counts what it lost (``xruns``). A mismatch in a run without
+    any server xrun and without any counted engine xrun is rtaudio's and fails at once.
     Returns ``(summary, measured lag, reported latency, heard SNR, recorded SNR)`` of the last run.
     """
     for attempt in range(ATTEMPTS):
@@ -93,7 +94,7 @@ def compare_with_file_mode(server, args, signal, model, tmp_path, threshold, tas
         latency = round(summary["latency_ms"] * RATE / 1000)
         lag = measured_lag(tester_run, signal)
         heard, recorded = aligned_snr(tester_run, latency, record, signal, model, 16000, task)
-        if (lag == latency and min(heard, recorded) >= threshold) or not tester_run[2]:
+        if (lag == latency and min(heard, recorded) >= threshold) or not (tester_run[2] or summary["xruns"]):
             break
     return summary, lag, latency, heard, recorded
 
@@ -149,8 +150,8 @@ def test_live_vocode_default_model(server, tmp_path):
         summary, (recording, start, xruns), _ = run_live(server, ["--task", "vocode"], 5.0, speech, tmp_path)
         latency = round(summary["latency_ms"] * RATE / 1000)
         aligned, late, lag_ms = resynthesis_match(ref, recording[start + latency : start + latency + len(speech)])
-        if not xruns:
-            break
+        if not xruns and summary["ring_overflows"] == summary["ring_underflows"] == 0:
+            break  # a run that lost audio (server xruns, or the engine's own counted ones) is retried
     assert summary["model"] == model and summary["ring_overflows"] == summary["ring_underflows"] == 0, summary
     assert aligned < 0.5 * late, (aligned, late, summary)
     # the resynthesis depends on where the speech falls on the mel grid (hop 12.5 ms), which
