@@ -24,12 +24,31 @@ KAISER_BETA = 8.0
 CUTOFF = 0.9
 
 
+def _kaiser_sinc(d: np.ndarray, cutoff: float, support: float) -> np.ndarray:
+    """A Kaiser-windowed sinc of normalised ``cutoff`` (cycles per sample x 2) at offsets ``d``,
+    zero beyond ``support`` samples (the design of every filter here)."""
+    inside = np.abs(d) <= support
+    window = np.i0(KAISER_BETA * np.sqrt(np.clip(1.0 - (d / support) ** 2, 0.0, None))) / np.i0(KAISER_BETA)
+    return np.where(inside, np.sinc(cutoff * d) * window, 0.0)
+
+
 @lru_cache(maxsize=16)
 def lowpass(factor: int, half: int) -> np.ndarray:
     """``2 * factor * half + 1`` taps at ``factor`` times the model rate, unit gain at DC (read-only)."""
-    n = np.arange(-factor * half, factor * half + 1)
-    h = np.sinc(CUTOFF / factor * n) * np.kaiser(len(n), KAISER_BETA)
+    h = _kaiser_sinc(np.arange(-factor * half, factor * half + 1), CUTOFF / factor, factor * half)
     h /= h.sum()
+    h.setflags(write=False)
+    return h
+
+
+@lru_cache(maxsize=16)
+def phase_table(from_rate: int, to_rate: int, reach: int, cutoff: float, support: float, offset: int) -> np.ndarray:
+    """Polyphase taps at input offsets ``-reach .. reach + 1`` from ``floor(position)``, one row per
+    phase: row ``k`` for the fractional part ``rem / to_rate``, ``rem = k * g + offset % g`` (read-only)."""
+    g = math.gcd(from_rate, to_rate)
+    rem = np.arange(to_rate // g) * g + offset % g
+    h = _kaiser_sinc(np.arange(-reach, reach + 2)[None, :] - rem[:, None] / to_rate, cutoff, support)
+    h /= h.sum(axis=1, keepdims=True)
     h.setflags(write=False)
     return h
 
@@ -89,13 +108,6 @@ class IntegerRateStream:
         return y.astype(np.float32)
 
 
-def _kaiser_sinc(d: np.ndarray, cutoff: float, support: float) -> np.ndarray:
-    """A Kaiser-windowed sinc of normalised ``cutoff`` (cycles per sample x 2) at offsets ``d``."""
-    inside = np.abs(d) < support
-    window = np.i0(KAISER_BETA * np.sqrt(np.clip(1.0 - (d / support) ** 2, 0.0, None))) / np.i0(KAISER_BETA)
-    return np.where(inside, np.sinc(cutoff * d) * window, 0.0)
-
-
 class StreamingResampler:
     """Polyphase resampling ``from_rate -> to_rate`` of a stream, as soon as each output can be made.
 
@@ -113,17 +125,8 @@ class StreamingResampler:
         self.cutoff = CUTOFF * low / self.from_rate
         self.reach = math.ceil(self.support)
         self._g = math.gcd(self.from_rate, self.to_rate)
-        self.table = self._phase_table()
+        self.table = phase_table(self.from_rate, self.to_rate, self.reach, self.cutoff, self.support, self.offset)
         self.history: np.ndarray | None = None
-
-    def _phase_table(self) -> np.ndarray:
-        """Taps at input offsets ``-reach .. reach + 1`` from ``floor(position)``, one row per phase:
-        row ``k`` for the fractional part ``rem / to_rate`` with ``rem = k * g + offset % g``."""
-        g = math.gcd(self.from_rate, self.to_rate)
-        rem = np.arange(self.to_rate // g) * g + self.offset % g
-        d = np.arange(-self.reach, self.reach + 2)[None, :] - rem[:, None] / self.to_rate
-        h = _kaiser_sinc(d, self.cutoff, self.support)
-        return h / h.sum(axis=1, keepdims=True)
 
     def ready(self, received: int) -> int:
         """How many outputs ``received`` input samples complete."""
@@ -188,9 +191,8 @@ class RationalRateStream:
         self._hop_out = self.hop * self.out_rate // self.in_rate
         self.out_channels = getattr(inner, "out_channels", None)
         self.name = getattr(inner, "name", "stream")
-        inner_delay_out = inner.delay * self.out_rate / m  # the inner delay, in output samples
-        whole = math.ceil(inner_delay_out - 1e-9)
-        self._offset = -(whole * m - inner.delay * self.out_rate)  # the fractional shift, in 1 / out_rate
+        whole = -(-inner.delay * self.out_rate // m)  # the inner delay in output samples, rounded up
+        self._offset = inner.delay * self.out_rate - whole * m  # the fractional shift (<= 0), in 1 / out_rate
         self._lag = self._shortfall()
         self.delay = self._lag + whole
         self.reset()
