@@ -8,13 +8,13 @@ import soxr
 
 from rtaudio.api import processor_for
 from rtaudio.engine.processor import process_offline
+from rtaudio.engine.rate_stream import RationalRateStream
 from rtaudio.engine.stream import StreamProcessor, stream_whole
 from rtaudio.metrics_vocode import log_mel_l1
 from rtaudio.registry import build_plan, models_dir
 from rtaudio.tasks.mel import DEFAULT, log_mel
 from rtaudio.tasks.vocode_stream import (
     IntegerRateStream,
-    RationalRateStream,
     StreamingAudioVocoder,
     StreamingMelVocoder,
     WholeStream,

@@ -242,3 +242,16 @@ class RationalRateStream:
             self._fifo = np.concatenate([self._fifo, self._up.push(np.concatenate(outs, axis=1))], axis=1)
         y, self._fifo = self._fifo[:, : self._hop_out], self._fifo[:, self._hop_out :]
         return y.astype(np.float32)
+
+
+def at_rates(inner, in_rate: int, out_rate: int, half: int):
+    """``inner`` (a stream kernel at its model rates) on a device at ``in_rate`` -> ``out_rate``.
+
+    Itself at the model rates, :class:`IntegerRateStream` at integer multiples of them (the
+    shortest delay), :class:`RationalRateStream` at any other rates (a 44.1 kHz device).
+    """
+    if in_rate == inner.in_rate and out_rate == inner.out_rate:
+        return inner
+    if in_rate % inner.in_rate == 0 and out_rate % inner.out_rate == 0:
+        return IntegerRateStream(inner, in_rate // inner.in_rate, out_rate // inner.out_rate, half)
+    return RationalRateStream(inner, in_rate, out_rate, half)

@@ -30,7 +30,7 @@ import numpy as np
 
 from rtaudio.backends import open_model
 from rtaudio.cards import load_card
-from rtaudio.engine.rate_stream import IntegerRateStream, RationalRateStream
+from rtaudio.engine.rate_stream import at_rates
 from rtaudio.engine.stream import WholeStream
 from rtaudio.tasks.task import BenchClip, Figure, ModelError, ModelInfo, Plan, Request, Task, check_rate
 
@@ -254,17 +254,12 @@ class DenoiseTask(Task):
 
         # the whole-signal reference: a fresh stream over the whole input (its own kernel: no shared state)
         reference: Any = adapt(_whole(kernel()), source_rate, out_rate)
-        factor = source_rate // rate
         if native:
             stream: Any = kernel()
-        elif source_rate == out_rate and factor in (2, 3) and source_rate == factor * rate:
-            # a 32/48 kHz device: short linear-phase FIRs, 2 x RESAMPLE_HALF model samples of delay
-            stream = IntegerRateStream(kernel(), factor, factor, RESAMPLE_HALF)
-            reference = _whole(IntegerRateStream(kernel(), factor, factor, RESAMPLE_HALF))
         else:
-            # any other rate (a 44.1 kHz device): polyphase FIRs of the same length, samples as they come
-            stream = RationalRateStream(kernel(), source_rate, out_rate, RESAMPLE_HALF)
-            reference = _whole(RationalRateStream(kernel(), source_rate, out_rate, RESAMPLE_HALF))
+            # 32/48 kHz: 2x/3x FIRs; any other rate (44.1 kHz): polyphase FIRs of the same length
+            stream = at_rates(kernel(), source_rate, out_rate, RESAMPLE_HALF)
+            reference = _whole(at_rates(kernel(), source_rate, out_rate, RESAMPLE_HALF))
         if full_band_dry:
             stream = FullBandMix(stream, mix)
             reference = _Blend(reference, mix)

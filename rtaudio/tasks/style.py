@@ -26,13 +26,14 @@ import math
 from collections.abc import Sequence
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from rtaudio import dsp
 from rtaudio.backends import open_model
 from rtaudio.cards import load_card
-from rtaudio.engine.rate_stream import IntegerRateStream, RationalRateStream
+from rtaudio.engine.rate_stream import at_rates
 from rtaudio.engine.stream import WholeStream
 from rtaudio.tasks import spectral
 from rtaudio.tasks.mel import MelSpec, log_mel
@@ -399,22 +400,15 @@ class StyleTask(Task):
         out_rate = check_rate(request.out_rate or source_rate, "output rate")
         network = StyleNetwork(model.path, request.backend, request.threads)
         reference = adapt(StyleWindow(network), source_rate, out_rate)
-        factor = source_rate // network.rate
         receptive = network.n_fft * int(network.card.get("receptive_frames", 1))  # model samples
         if source_rate == network.rate and out_rate == network.rate:
-            kernel: StyleKernel | IntegerRateStream | RationalRateStream = StyleKernel(network)
-        elif out_rate == source_rate and factor in (2, 3) and source_rate == factor * network.rate:
-            kernel = IntegerRateStream(StyleKernel(network), factor, factor, RESAMPLE_TAPS_PER_SIDE)
-            context = kernel.delay + factor * receptive
-            reference = WholeStream(
-                IntegerRateStream(StyleKernel(network), factor, factor, RESAMPLE_TAPS_PER_SIDE), context
-            )
+            kernel: Any = StyleKernel(network)
         else:
-            # any other rate (a 44.1 kHz device): polyphase FIRs that emit samples as their lookahead arrives
-            kernel = RationalRateStream(StyleKernel(network), source_rate, out_rate, RESAMPLE_TAPS_PER_SIDE)
+            # 32/48 kHz: 2x/3x FIRs; any other rate (44.1 kHz): polyphase FIRs
+            kernel = at_rates(StyleKernel(network), source_rate, out_rate, RESAMPLE_TAPS_PER_SIDE)
             context = math.ceil((kernel.delay / out_rate + receptive / network.rate) * source_rate)
             reference = WholeStream(
-                RationalRateStream(StyleKernel(network), source_rate, out_rate, RESAMPLE_TAPS_PER_SIDE), context
+                at_rates(StyleKernel(network), source_rate, out_rate, RESAMPLE_TAPS_PER_SIDE), context
             )
         return Plan(kernel, reference, model, self, source_rate, source_rate, out_rate)
 

@@ -46,7 +46,7 @@ from functools import lru_cache
 import numpy as np
 
 from rtaudio import dsp
-from rtaudio.engine.rate_stream import IntegerRateStream, RationalRateStream
+from rtaudio.engine.rate_stream import IntegerRateStream, at_rates
 from rtaudio.engine.stream import WholeStream
 from rtaudio.tasks.mel import MelSpec, mel_bands, mel_filters, window
 from rtaudio.tasks.spectral import HANN_OLA_GAIN
@@ -267,9 +267,8 @@ def stream_kernel(card: dict, source_rate: int, out_rate: int, mel_input: bool, 
     settings = {k: v for k, v in card.get("streaming_phase", {}).items() if k in DEFAULTS}
     name = card.get("name", "vocoder")
     inner = (StreamingMelVocoder if mel_input else StreamingAudioVocoder)(spec, settings, seed, name)
-    if not mel_input and (source_rate % inner.in_rate or out_rate % inner.out_rate):
-        # audio at another rate (a 44.1 kHz device): polyphase FIRs that emit samples as they come
-        return RationalRateStream(inner, source_rate, out_rate, RESAMPLE_HALF), None
+    if not mel_input:  # audio at any rate: integer-ratio FIRs, or polyphase ones (a 44.1 kHz device)
+        return at_rates(inner, source_rate, out_rate, RESAMPLE_HALF), None
     if source_rate % inner.in_rate or out_rate % inner.out_rate:
         return None, (
             f"the streaming vocoder runs at {inner.in_rate} Hz and its multiples; a {source_rate} -> {out_rate} Hz "
