@@ -62,7 +62,7 @@ def run_live(server: JackServer, args: list[str], seconds: float, signal: np.nda
             tester.wait_for_port("PortAudio:out_0", proc=proc)
             tester.client.connect(tester.out, "PortAudio:in_0")
             tester.client.connect("PortAudio:out_0", tester.inp)
-            time.sleep(0.3)
+            time.sleep(1.0)  # connecting reorders the graph, which can cost a cycle: not during the signal
             start = tester.play(signal) if signal is not None else 0
             out, err = proc.communicate(timeout=seconds + 60)
         finally:

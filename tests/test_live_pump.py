@@ -6,6 +6,7 @@ a worker that keeps up, and skipping it models one that falls behind.
 
 from __future__ import annotations
 
+import time
 import tracemalloc
 
 import numpy as np
@@ -14,7 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import rtaudio
-from rtaudio.live.pump import MAX_GROWTH_CHUNKS, EnginePump
+from rtaudio.live.pump import JITTER_SECONDS, LIVE_LOAD_FACTOR, MAX_GROWTH_CHUNKS, MAX_LOAD, EnginePump
 
 RATE = 48000
 BLOCK = 100  # deliberately not a divisor of the chunk
@@ -50,10 +51,56 @@ def test_output_is_file_mode_delayed_by_reported_latency():
     y = play(pump, x)
     lat = pump.latency_frames
     assert lat == pump.proc.latency_samples + pump.headroom + BLOCK
-    assert pump.headroom == max(pump.proc.hop, round(0.025 * pump.rate))  # one chunk, at least 25 ms
+    assert pump.headroom == max(pump.proc.hop, round(JITTER_SECONDS * pump.rate))  # not warmed up: idle load
     assert np.all(y[:lat] == 0)
     np.testing.assert_allclose(y[lat:], reference(x)[: len(x) - lat], atol=1e-6)
     assert pump.ring_underflows == pump.ring_overflows == 0
+
+
+def slow_down(pump: EnginePump, load: float) -> None:
+    """Make the pump's engine take ``load`` seconds of wall time per second of audio
+    (an instance attribute over the method: ``del pump.proc.process`` undoes it)."""
+    fast = pump.proc.process
+
+    def process(block):
+        time.sleep(load * len(block) / pump.rate)
+        return fast(block)
+
+    pump.proc.process = process
+
+
+@pytest.mark.parametrize("load", [0.3, 0.5])
+def test_warm_up_sizes_the_headroom_to_the_measured_load(load):
+    """A slow model gets headroom that rides out the same stall (1 / (1 - live load) of the idle
+    headroom, the live load a margin over the warm-up's), primed as silence: output is still
+    file mode at the (larger) reported latency."""
+    pump = make_pump()
+    idle = pump.latency_frames
+    slow_down(pump, load)
+    pump.warm_up()
+    assert load <= pump.load < load + 0.1, pump.load  # sleep plus the sinc's own (small) cost
+    assert (
+        pump.headroom
+        == round(JITTER_SECONDS * RATE / (1 - LIVE_LOAD_FACTOR * pump.load))
+        > 1 / (1 - LIVE_LOAD_FACTOR * load) * (idle - pump.proc.latency_samples - BLOCK)
+    )
+    lat = pump.latency_frames
+    assert lat == pump.proc.latency_samples + pump.headroom + BLOCK
+    del pump.proc.process  # the fast engine again, for the stream itself
+    x = signal(48000)
+    y = play(pump, x)
+    assert np.all(y[:lat] == 0)
+    np.testing.assert_allclose(y[lat:], reference(x)[: len(x) - lat], atol=1e-6)
+    assert pump.ring_underflows == pump.ring_overflows == 0
+
+
+def test_headroom_stops_growing_at_max_load():
+    pump = make_pump()
+    assert (
+        pump._headroom(5.0)
+        == pump._headroom(MAX_LOAD / LIVE_LOAD_FACTOR)
+        == round(JITTER_SECONDS * RATE / (1 - MAX_LOAD))
+    )
 
 
 def test_record_sink_gets_exact_file_mode_output_after_stop():

@@ -7,7 +7,8 @@ fills the output ring. The output ring is primed with silence so that the callba
 always finds audio while the engine holds back its constant latency:
 
     latency = engine latency (chunk + crossfade + lookahead)
-            + headroom (one chunk, at least 25 ms: the worker's time budget for computing it)
+            + headroom (the worker's time budget: at least one chunk, and enough primed audio
+              to ride out 25 ms of scheduling stalls at the compute load measured at start-up)
             + one device block (the worker sees a block only after its callback)
 
 When the worker falls behind, the callback plays silence for the missing frames (audio
@@ -18,7 +19,9 @@ the latency to one more chunk.
 
 from __future__ import annotations
 
+import math
 import threading
+import time
 from collections.abc import Callable
 
 import numpy as np
@@ -30,8 +33,18 @@ from rtaudio.engine.ring import RingBuffer
 INPUT_SLACK_SECONDS = 2.0
 #: the largest host block the rings are sized for by default (JACK's usual maximum)
 MAX_BLOCK = 8192
-#: the least compute headroom primed into the output ring, whatever the chunk or hop
-MIN_HEADROOM_SECONDS = 0.025
+#: stalls the worker must ride out (another process on its core, a slow page): at zero compute
+#: load this is the headroom primed into the output ring, whatever the chunk or hop
+JITTER_SECONDS = 0.025
+#: the compute load (engine seconds per audio second) past which the headroom stops growing: a
+#: model this slow on this machine drops out whatever the buffer (the panel's RTF says so)
+MAX_LOAD = 0.9
+#: audio the warm-up runs to measure the compute load (at least three chunks)
+WARM_UP_SECONDS = 0.25
+#: how much heavier the load is live than in the quiet warm-up: the device callback, the audio
+#: server and its other clients share the cores (measured on a 2-core VM with JACK: the shipped
+#: upsampler from 48 kHz at 0.62-0.66 warm, 0.70-0.76 live)
+LIVE_LOAD_FACTOR = 1.15
 #: --adaptive stops growing after this many chunks and drops frames instead
 MAX_GROWTH_CHUNKS = 16
 
@@ -73,14 +86,16 @@ class EnginePump:
         self.sink = sink
         self.max_block = max(int(max_block), int(block))
         self.block = int(block)
-        # a stream kernel's hop can be a few ms: less slack than a busy machine's scheduling jitter
-        self.headroom = max(processor.hop, round(MIN_HEADROOM_SECONDS * self.rate))
+        #: engine seconds per audio second measured by :meth:`warm_up` (``None`` before it)
+        self.load: float | None = None
+        self.headroom = self._headroom(0.0)
         self.growths = 0  # chunks added by --adaptive
         self.target_latency = self._base_latency()
         growth_room = MAX_GROWTH_CHUNKS * processor.hop if adaptive else 0
+        most = self._headroom(MAX_LOAD) - self.headroom  # what the measured load may add
         self._in = RingBuffer(round(INPUT_SLACK_SECONDS * self.rate) + 2 * self.max_block, self.channels)
         self._out = RingBuffer(
-            self.target_latency + growth_room + 2 * self.max_block + 2 * processor.hop, self.channels
+            self.target_latency + most + growth_room + 2 * self.max_block + 2 * processor.hop, self.channels
         )
         self._scratch = np.zeros((self.max_block, self.channels), dtype=np.float32)
         self._zeros = np.zeros((self.max_block, self.channels), dtype=np.float32)
@@ -118,6 +133,17 @@ class EnginePump:
         """The part of :attr:`latency_frames` that is buffering, not the engine's own delay."""
         return self.target_latency - self.proc.latency_samples
 
+    def _headroom(self, load: float) -> int:
+        """Primed frames that ride out :data:`JITTER_SECONDS` of stall at this compute load.
+
+        After a stall the worker catches up at ``1 - load`` of real time, so the stall it can
+        absorb shrinks with the load: a model at RTF 0.75 live needs four times the idle headroom.
+        ``load`` is the warm-up's; the live one is :data:`LIVE_LOAD_FACTOR` times heavier.
+        A stream kernel's hop can be a few ms, less than the jitter; a long chunk is more.
+        """
+        live = min(LIVE_LOAD_FACTOR * load, MAX_LOAD)
+        return max(self.proc.hop, round(JITTER_SECONDS * self.rate / (1.0 - live)))
+
     def _base_latency(self) -> int:
         return self.proc.latency_samples + self.headroom + self.block + self.growths * self.proc.hop
 
@@ -128,14 +154,28 @@ class EnginePump:
         self._thread.start()
 
     def warm_up(self) -> None:
-        """Run one chunk of silence through the engine, then start a fresh stream.
+        """Run silence through the engine, measure its load, size the headroom, start a fresh stream.
 
         A model's first call pays for allocations and caches (measured: 118 ms for the
         streaming vocoder's first 12.5 ms hop, 1-10 ms after): paid here, not inside the
-        device's first deadlines. The stream that follows is unaffected (``reset``).
+        device's first deadlines. The chunks after it measure the compute load on this machine
+        (:attr:`load`), which sets the headroom (:meth:`_headroom`) and so the latency that is
+        reported and primed. The stream that follows is unaffected (``reset``).
         """
-        self.proc.process(np.zeros((self.proc.delay_in + self.proc.hop, self.channels), np.float32))
+        hop = self.proc.hop
+        self.proc.process(np.zeros((self.proc.delay_in + hop, self.channels), np.float32))
+        silence = np.zeros((hop, self.channels), np.float32)
+        seconds = []  # per chunk: its median is the load, whatever a stray slow call costs
+        for _ in range(max(3, math.ceil(WARM_UP_SECONDS * self.rate / hop))):
+            t0 = time.perf_counter()
+            self.proc.process(silence)
+            seconds.append(time.perf_counter() - t0)
+        self.load = float(np.median(seconds)) / (hop / self.rate)
         self.proc.reset()
+        self.headroom = self._headroom(self.load)
+        target = self._base_latency()
+        self._applied_latency += self._out.write_zeros(target - self.target_latency)
+        self.target_latency = target
 
     def stop(self) -> np.ndarray:
         """Stop the worker, then flush the engine; returns the tail (also given to ``sink``).
