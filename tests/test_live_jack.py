@@ -22,6 +22,7 @@ import rtaudio
 jack = pytest.importorskip("jack")
 pytest.importorskip("sounddevice")
 from jackserver import (  # noqa: E402
+    ATTEMPTS,
     RATE,
     JackServer,
     PlayRecordClient,
@@ -72,10 +73,6 @@ def run_live(server: JackServer, args: list[str], seconds: float, signal: np.nda
         recording = tester.recording[: tester.recorded].copy()
     assert proc.returncode == 0, err
     return json.loads(out), (recording, start, list(tester.xruns)), sf.read(record, dtype="float32")[0]
-
-
-#: attempts a comparison may take when the server reported xruns during a run
-ATTEMPTS = 3
 
 
 def compare_with_file_mode(server, args, signal, model, tmp_path, threshold, task="upsample"):
