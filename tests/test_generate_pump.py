@@ -9,6 +9,7 @@ import pytest
 
 from kernels.wavenet.reference import random_weights
 from rtaudio.engine.generator import GeneratorSource
+from rtaudio.live.pump import headroom_frames
 from rtaudio.live.source_pump import SourcePump
 from rtaudio.tasks.generate import WaveNetGenerator
 
@@ -69,3 +70,24 @@ def test_resampled_to_the_device_rate_and_underruns_counted(weights):
     big = np.ones((pump._ring.capacity + 512, 1), np.float32)
     pump.transfer(None, big)
     assert pump.ring_underflows == 1 and not big[-512:].any()
+
+
+def test_a_slow_generator_keeps_more_audio_ahead(weights):
+    """A generator at 0.6 of real time (measured while priming) keeps enough ahead to ride out the
+    same stall as a fast one (see ``headroom_frames``), more than the three renders it keeps by
+    default; the take is unchanged."""
+    src = GeneratorSource(WaveNetGenerator(weights, "C:maj", seed=3), blocks_per_render=2)
+    pump = SourcePump(src, 16000, 256)
+    default = pump.target
+    pull = src.pull
+
+    def slow_pull(frames: int) -> np.ndarray:
+        time.sleep(0.6 * frames / src.out_rate)
+        return pull(frames)
+
+    src.pull = slow_pull
+    heard = play(pump, 30, 256)
+    assert 0.6 <= pump.load < 0.9, pump.load  # the sleep plus the small generator's own cost
+    assert pump.target == 256 + headroom_frames(pump.load, 16000) > default
+    direct = GeneratorSource(WaveNetGenerator(weights, "C:maj", seed=3)).pull(30 * 256)[:, 0]
+    np.testing.assert_array_equal(heard[:, 0], direct)

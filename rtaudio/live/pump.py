@@ -49,6 +49,19 @@ LIVE_LOAD_FACTOR = 1.15
 MAX_GROWTH_CHUNKS = 16
 
 
+def headroom_frames(load: float, rate: int) -> int:
+    """Primed frames that ride out :data:`JITTER_SECONDS` of stall at this compute load.
+
+    After a stall the worker catches up at ``1 - load`` of real time, so the stall it can
+    absorb shrinks with the load: a model at RTF 0.75 live needs four times the idle headroom.
+    ``load`` is a quiet warm-up's; the live one is :data:`LIVE_LOAD_FACTOR` times heavier.
+    (A pump keeps at least one chunk or render besides: a stream kernel's hop can be a few ms,
+    less than the jitter; a long chunk is more.)
+    """
+    live = min(LIVE_LOAD_FACTOR * load, MAX_LOAD)
+    return round(JITTER_SECONDS * rate / (1.0 - live))
+
+
 class EnginePump:
     """Runs a :class:`Processor` on a worker thread between two preallocated rings.
 
@@ -134,15 +147,7 @@ class EnginePump:
         return self.target_latency - self.proc.latency_samples
 
     def _headroom(self, load: float) -> int:
-        """Primed frames that ride out :data:`JITTER_SECONDS` of stall at this compute load.
-
-        After a stall the worker catches up at ``1 - load`` of real time, so the stall it can
-        absorb shrinks with the load: a model at RTF 0.75 live needs four times the idle headroom.
-        ``load`` is the warm-up's; the live one is :data:`LIVE_LOAD_FACTOR` times heavier.
-        A stream kernel's hop can be a few ms, less than the jitter; a long chunk is more.
-        """
-        live = min(LIVE_LOAD_FACTOR * load, MAX_LOAD)
-        return max(self.proc.hop, round(JITTER_SECONDS * self.rate / (1.0 - live)))
+        return max(self.proc.hop, headroom_frames(load, self.rate))
 
     def _base_latency(self) -> int:
         return self.proc.latency_samples + self.headroom + self.block + self.growths * self.proc.hop

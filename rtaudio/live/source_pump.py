@@ -23,15 +23,17 @@ from __future__ import annotations
 
 import collections
 import threading
+import time
 from typing import Any
 
 import numpy as np
 
 from rtaudio.engine.generator import GeneratorSource
 from rtaudio.engine.ring import RingBuffer
-from rtaudio.live.pump import MAX_BLOCK
+from rtaudio.live.pump import MAX_BLOCK, MAX_LOAD, headroom_frames
 
-#: generator calls' worth of audio kept in the ring beyond one device block
+#: generator calls' worth of audio kept in the ring beyond one device block, at least (a slow
+#: generator keeps more: :func:`~rtaudio.live.pump.headroom_frames` of its measured load)
 RENDERS_AHEAD = 3
 
 
@@ -59,7 +61,8 @@ class SourcePump:
     channels
         Device output channels (a mono source is copied to each).
     target
-        Frames the worker keeps in the ring (default: one block plus three generator calls).
+        Frames the worker keeps in the ring (default: one block plus three generator calls, or
+        more for a generator whose load, measured while priming, needs more to ride out stalls).
     max_block
         Largest callback the ring must absorb.
     """
@@ -82,14 +85,17 @@ class SourcePump:
         self.max_block = max(int(max_block), self.block)
         self.render_device_frames = -(-source.render_frames * self.rate // source.out_rate)
         self._fixed_target = target
+        #: generator seconds per audio second, measured while priming (``None`` before :meth:`start`)
+        self.load: float | None = None
         self.target = self._target()
         self._resampler = None
         if self.rate != source.out_rate:
             import soxr
 
             self._resampler = soxr.ResampleStream(source.out_rate, self.rate, source.channels, dtype="float32")
-        # room for the target, one more render, and the largest callback
-        self._ring = RingBuffer(self.target + 2 * self.render_device_frames + 2 * self.max_block, self.channels)
+        # room for the largest target, one more render, and the largest callback
+        most = max(self.target, self.block + headroom_frames(MAX_LOAD, self.rate))
+        self._ring = RingBuffer(most + 2 * self.render_device_frames + 2 * self.max_block, self.channels)
         self._controls: collections.deque[Any] = collections.deque()
         # EnginePump's counters (StatsTracker reads them); a source has no input side
         self.adaptive, self.growths = False, 0
@@ -110,7 +116,10 @@ class SourcePump:
         self._thread = threading.Thread(target=self._run, name="rtaudio-generator", daemon=True)
 
     def _target(self) -> int:
-        return self._fixed_target or self.block + RENDERS_AHEAD * self.render_device_frames
+        ahead = RENDERS_AHEAD * self.render_device_frames
+        if self.load is not None:
+            ahead = max(ahead, headroom_frames(self.load, self.rate))
+        return self._fixed_target or self.block + ahead
 
     @property
     def latency_frames(self) -> int:
@@ -133,7 +142,19 @@ class SourcePump:
         self._wake.set()
 
     def start(self) -> None:
-        """Prime the ring to the target, then start the worker (before the device calls)."""
+        """Prime the ring to the target, then start the worker (before the device calls).
+
+        The priming renders measure the generator's load on this machine (their median: the
+        first pays for allocations); a load that needs more headroom raises the target, and
+        the ring is topped up to it.
+        """
+        seconds = []
+        while self._ring.read_available < self.target:
+            t0 = time.perf_counter()
+            self._render()
+            seconds.append(time.perf_counter() - t0)
+        self.load = float(np.median(seconds)) / (self.source.render_frames / self.source.out_rate)
+        self.target = self._target()
         self._fill()
         self._thread.start()
 
@@ -186,18 +207,22 @@ class SourcePump:
 
     def _fill(self) -> None:
         while self._ring.read_available < self.target and not self._stop.is_set():
-            while self._controls:
-                self.source.control(self._controls.popleft())
-            out = self.source.pull(self.source.render_frames)
-            if self._resampler is not None:
-                out = self._resampler.resample_chunk(out)
-            if out.shape[1] != self.channels:
-                out = np.repeat(out[:, :1], self.channels, axis=1)
-            self.out_peak = max(self.out_peak, float(np.max(np.abs(out))) if len(out) else 0.0)
-            written = self._ring.write(out)
-            if written < len(out):
-                self.output_ring_overflows += 1
-            self.frames_processed += len(out)
+            self._render()
+
+    def _render(self) -> None:
+        """One generator call into the ring (controls queued before it take effect first)."""
+        while self._controls:
+            self.source.control(self._controls.popleft())
+        out = self.source.pull(self.source.render_frames)
+        if self._resampler is not None:
+            out = self._resampler.resample_chunk(out)
+        if out.shape[1] != self.channels:
+            out = np.repeat(out[:, :1], self.channels, axis=1)
+        self.out_peak = max(self.out_peak, float(np.max(np.abs(out))) if len(out) else 0.0)
+        written = self._ring.write(out)
+        if written < len(out):
+            self.output_ring_overflows += 1
+        self.frames_processed += len(out)
 
 
 class JackSource:
