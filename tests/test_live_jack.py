@@ -105,6 +105,7 @@ def test_live_matches_file_mode_sinc(server, tmp_path):
     assert lag == latency, summary
     assert heard >= 30.0 and recorded >= 30.0, (heard, recorded, summary)
     assert summary["ring_overflows"] == 0
+    assert 0.0 < summary["start_load"] < 0.3, summary  # measured at start-up (sinc: light)
 
 
 def test_live_json_log(server, tmp_path):

@@ -63,6 +63,12 @@ def test_panel_shows_the_figures():
     assert "-6.0 dBFS" in text and "-inf dBFS" in text
     assert "12.5 s wall · 12.2 s audio · 612 chunks" in text
     assert "adaptive" not in text and "full band" not in text
+    assert "buffer sized for load" not in text  # not measured: nothing claimed
+
+
+def test_panel_says_what_load_sized_the_buffer():
+    text = rendered(render_panel(known_stats(start_load=0.641)))
+    assert "buffer 25.3 + device 5.3  (buffer sized for load 0.64)" in text
 
 
 def test_panel_says_when_adaptive_grew_latency():

@@ -40,6 +40,8 @@ def stats_rows(s: LiveStats) -> list[tuple[str, str | Text]]:
         f"{s.latency_ms:.1f} ms end to end = engine {s.engine_latency_ms:.1f} + buffer "
         f"{s.buffer_latency_ms:.1f} + device {s.device_latency_ms:.1f}"
     )
+    if s.start_load is not None:  # why the buffer is what it is: the headroom follows the load
+        latency += f"  (buffer sized for load {s.start_load:.2f})"
     if s.adaptive:
         latency += f"  (adaptive: +{s.latency_growths} chunk{'s' if s.latency_growths != 1 else ''})"
     xruns = (

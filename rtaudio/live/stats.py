@@ -22,8 +22,9 @@ class LiveStats:
     Latencies are in milliseconds; ``latency_ms`` is end to end (input jack to output
     jack): ``engine_latency_ms`` (chunk + crossfade + lookahead) plus
     ``buffer_latency_ms`` (compute headroom, one device block, adaptive growth) plus
-    ``device_latency_ms`` (what the audio API reports for its own buffers).
-    Levels are peak dBFS since the previous snapshot; ``frames_in`` counts the frames the
+    ``device_latency_ms`` (what the audio API reports for its own buffers). ``start_load`` is
+    the engine's compute load measured at start-up, which sized the headroom (``None``: not
+    measured). Levels are peak dBFS since the previous snapshot; ``frames_in`` counts the frames the
     engine consumed (device-rate input).
     """
 
@@ -50,6 +51,7 @@ class LiveStats:
     buffer_latency_ms: float = 0.0
     device_latency_ms: float = 0.0
     latency_ms: float = 0.0
+    start_load: float | None = None
     adaptive: bool = False
     latency_growths: int = 0
     input_overflows: int = 0
@@ -128,6 +130,7 @@ class StatsTracker:
             chunk_p99_ms=round(proc.stats.percentile_ms(99), 3),
             engine_latency_ms=round(engine_ms, 3),
             buffer_latency_ms=round(buffer_ms, 3),
+            start_load=None if pump.load is None else round(pump.load, 3),
             device_latency_ms=round(device_ms, 3),
             latency_ms=round(engine_ms + buffer_ms + device_ms, 3),
             adaptive=pump.adaptive,
