@@ -20,6 +20,7 @@ stops it with a checkpoint. Log: ``runs/NAME/log.jsonl``, plot ``runs/NAME/loss.
 
 from __future__ import annotations
 
+import copy
 import json
 import math
 import random
@@ -114,9 +115,14 @@ def main() -> None:
     sampler = training_sampler(cfg.get("corpus", "klettres"), seed, cfg.get("pairs"), cfg.get("p_bandlimit", 0.0))
     dev = heldout_pairs("dev", cfg.get("dev_files", 8))
     step, wall, best = 0, 0.0, -math.inf
+    ema_decay = float(cfg.get("ema", 0.0))  # > 0: dev, best.pt and the export use an EMA of the weights
+    ema = None
     if a.resume and ckpt_path.exists():
         ck = torch.load(ckpt_path, map_location=a.device, weights_only=False)
         net.load_state_dict(ck["model"])
+        if ema_decay and "ema" in ck:
+            ema = copy.deepcopy(net)
+            ema.load_state_dict(ck["ema"])
         critic.load_state_dict(ck["critic"])
         opt_g.load_state_dict(ck["opt_g"])
         opt_d.load_state_dict(ck["opt_d"])
@@ -127,6 +133,9 @@ def main() -> None:
         print(f"resumed at step {step} ({wall / 60:.1f} min trained)")
     else:
         fresh_start(a, net, log_path, weights_from_step_graph if isinstance(net, StreamDenoiser) else None)
+    if ema_decay and ema is None:
+        ema = copy.deepcopy(net)
+    judged = ema if ema is not None else net  # what dev PESQ measures and best.pt keeps
     total = int(cfg["steps"])
     n_params = count_params(net)
     print(f"{a.config.stem}: {n_params / 1e6:.3f}M params (critic {count_params(critic) / 1e6:.3f}M) -> {run}")
@@ -138,9 +147,13 @@ def main() -> None:
     adv_every = int(adv.get("every", 1))  # the critic costs about as much as the generator: optionally every n-th step
 
     def save(path: Path = ckpt_path) -> None:
+        # best.pt holds the judged weights as "model" (what export reads); last.pt the trained ones
+        # and their EMA, to resume both
+        weights = judged if path != ckpt_path else net
         save_checkpoint(
             {
-                "model": net.state_dict(),
+                "model": weights.state_dict(),
+                **({"ema": ema.state_dict()} if ema is not None else {}),
                 "critic": critic.state_dict(),
                 "opt_g": opt_g.state_dict(),
                 "opt_d": opt_d.state_dict(),
@@ -205,12 +218,16 @@ def main() -> None:
             loss.backward()
             rec["grad"] = torch.nn.utils.clip_grad_norm_(net.parameters(), cfg.get("clip", 10.0)).item()
             opt_g.step()
+            if ema is not None:
+                with torch.no_grad():
+                    for tracked, live in zip(ema.parameters(), net.parameters(), strict=True):
+                        tracked.lerp_(live, 1.0 - ema_decay)
             step += 1
             dt = time.time() - t0
             wall += dt
             rec["sec"] = round(dt, 3)
             if step % cfg.get("eval_every", 500) == 0 or step == total:
-                rec["dev_pesq"] = round(dev_pesq(net, dev), 4)
+                rec["dev_pesq"] = round(dev_pesq(judged, dev), 4)
                 if rec["dev_pesq"] > best:
                     best = rec["dev_pesq"]
                     save(run / "best.pt")
