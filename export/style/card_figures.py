@@ -25,12 +25,15 @@ def main() -> None:
     bench = json.loads(a.bench.read_text())
     opt = json.loads(a.optimiser.read_text())
     keys = [f["key"] for f in bench["figures"]]
-    streamed = {}
+    streamed, baseline = {}, {}
     for r in bench["results"]:
-        if r.get("model") != card["name"] or r.get("status") != "ok":
+        if r.get("status") != "ok" or r.get("model") not in (card["name"], "style_eq"):
             continue
         clips = r["per_clip"]
         means = {k: round(sum(c[k] for c in clips) / len(clips), 4) for k in keys if clips[0].get(k) is not None}
+        if r["model"] == "style_eq":  # the causal static-EQ baseline, same run, same clips
+            baseline[f"{r['in_rate']} Hz"] = means
+            continue
         streamed[f"{r['in_rate']} Hz"] = {
             **means,
             "rtf": r["rtf"],
@@ -44,6 +47,7 @@ def main() -> None:
         "held_out_content": "rtaudio/assets/eval/{de,pt_BR,uk}.flac (languages not trained on)",
         "style_reference": card["style"]["reference"]["file"],
         "rtaudio_bench": streamed,
+        "rtaudio_bench_style_eq_baseline": baseline,
         "bench_machine": f"{bench['machine']['cpu_model']}, {bench['machine']['cores']} cores, load "
         f"{bench['machine']['load_average'][0]} at start",
         "on_6s_pairs": opt["mean"],

@@ -15,7 +15,9 @@ Measurement (the bench, ``rtaudio style --json``, the tests):
   (:func:`cnn_gram`), is reported beside it. Reported as the ratio
   ``d(output, style) / d(content, style)``: below 1, the output is nearer the style than the
   content was. :func:`spectrum_match` (a static EQ to the style's long-term spectrum) is the
-  baseline a style method must beat;
+  baseline a style method must beat; the bench streams its causal form, the ``style_eq``
+  baseline (:class:`EqNetwork`: the EQ from the content's running average spectrum), beside
+  every style model;
 - *content preservation*: Pearson correlation of the spectral-flux onset envelopes (and of the
   frame log-energy envelopes) of output and content; STOI of the output against the content.
 """
@@ -278,6 +280,56 @@ class StyleNetwork:
         return np.fft.irfft(mag * phasor, self.n_fft, axis=-1) * (self.window / self.gain)
 
 
+class _RunningEq:
+    """The EQ baseline's "graph": the interface :class:`StyleKernel` and :class:`StyleWindow` call.
+
+    Per frame, gain ``sqrt(P_style / mean_{frames so far} |X|^2)`` per bin (the content's running
+    long-term spectrum; the carried state is its sum and frame count), clipped to +-40 dB
+    where the running average is still a few frames of one phoneme.
+    """
+
+    GAIN_LIMIT = 100.0
+
+    def __init__(self, style_power: np.ndarray) -> None:
+        self.style_power = style_power[None, :, None]  # (1, bins, 1)
+
+    def _eq(self, logmag: np.ndarray, power_sum: np.ndarray, count: np.ndarray) -> tuple[np.ndarray, ...]:
+        mag = np.expm1(logmag.astype(np.float64))
+        total = power_sum + np.cumsum(mag**2, axis=-1)
+        frames = count + np.arange(1, mag.shape[-1] + 1)
+        gain = np.sqrt(self.style_power / np.maximum(total / frames, 1e-20))
+        out = np.log1p(mag * np.clip(gain, 1.0 / self.GAIN_LIMIT, self.GAIN_LIMIT)).astype(np.float32)
+        return out, total[..., -1:], frames[..., -1:]
+
+    def run(self, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        whole, _, _ = self._eq(feeds["logmag"], feeds["state0"], feeds["state1"])
+        frame, power_sum, count = self._eq(feeds["frame"], feeds["state0"], feeds["state1"])
+        return {"logmag_out": whole, "frame_out": frame, "state0_out": power_sum, "state1_out": count}
+
+
+class EqNetwork(StyleNetwork):
+    """The ``style_eq`` baseline on the framing of the style network it is compared with: its
+    style's long-term power spectrum (the reference recording, the same periodic-Hann frames),
+    the causal form of :func:`spectrum_match`."""
+
+    def __init__(self, style_model: StyleNetwork, style: np.ndarray) -> None:
+        self.card = {"sample_rate": style_model.rate, "receptive_frames": 1}
+        self.rate, self.n_fft, self.hop, self.bins = (
+            style_model.rate,
+            style_model.n_fft,
+            style_model.hop,
+            style_model.bins,
+        )
+        self.window, self.gain = style_model.window, style_model.gain
+        self.state_shapes = [("C", self.bins, 1), ("C", 1, 1)]
+        self.state_names = ("state0", "state1")
+        spec = np.fft.rfft(dsp.frames(style.astype(np.float64), self.n_fft, self.hop) * self.window, axis=-1)
+        self.model = _RunningEq(np.mean(np.abs(spec) ** 2, axis=0))
+
+    def zero_states(self, channels: int) -> dict[str, np.ndarray]:
+        return {"state0": np.zeros((channels, self.bins, 1)), "state1": np.zeros((channels, 1, 1))}
+
+
 class StyleKernel:
     """Stream kernel: one STFT hop per call, the network's step with carried state, overlap-add.
 
@@ -380,6 +432,8 @@ class StyleTask(Task):
     """
 
     name = "style"
+    #: the causal static EQ to the default style's long-term spectrum (:class:`EqNetwork`)
+    baselines = ("style_eq",)
     summary = "feed-forward style transfer: speech takes on a trained style's texture (32 ms latency at 16 kHz)"
     figures = (
         Figure("style_ratio", "style dist (mel Gram)", plot=True),
@@ -394,11 +448,19 @@ class StyleTask(Task):
     def build(self, model: ModelInfo, request: Request) -> Plan:
         from rtaudio.tasks.resample import adapt
 
-        if model.is_baseline:
-            raise ModelError(f"{model.name} is not a style model")
         source_rate = check_rate(request.source_rate, "source rate")
         out_rate = check_rate(request.out_rate or source_rate, "output rate")
-        network = StyleNetwork(model.path, request.backend, request.threads)
+        if model.is_baseline:
+            styled = self.styled_model(model)
+            style, rate = style_reference(styled)
+            network: StyleNetwork = StyleNetwork(styled.path, request.backend, request.threads)
+            if rate != network.rate:
+                from rtaudio.tasks.resample import sinc_resample
+
+                style = sinc_resample(style[None], rate, network.rate)[0]
+            network = EqNetwork(network, style)
+        else:
+            network = StyleNetwork(model.path, request.backend, request.threads)
         reference = adapt(StyleWindow(network), source_rate, out_rate)
         receptive = network.n_fft * int(network.card.get("receptive_frames", 1))  # model samples
         if source_rate == network.rate and out_rate == network.rate:
@@ -412,8 +474,23 @@ class StyleTask(Task):
             )
         return Plan(kernel, reference, model, self, source_rate, source_rate, out_rate)
 
+    def styled_model(self, model: ModelInfo) -> ModelInfo:
+        """The style network ``model`` stands for: itself, or for the baseline the default style."""
+        if not model.is_baseline:
+            return model
+        from rtaudio.registry import find_model, shipped_models
+
+        return find_model(self.name, self.default_model(shipped_models(self.name), None))
+
+    def default_model(self, models: Sequence[ModelInfo], band_rate: int | None) -> str:
+        for info in models:  # the baseline needs a style network: never the default
+            if not info.is_baseline and info.card.get("default"):
+                return info.name
+        raise ModelError("no style model is installed (rtaudio/models/ has no default style model)")
+
     def describe_rates(self, plan: Plan) -> str:
-        return f"{plan.source_rate} -> {plan.out_rate} Hz (model at {plan.model.card['sample_rate']} Hz)"
+        rate = plan.model.card.get("sample_rate")
+        return f"{plan.source_rate} -> {plan.out_rate} Hz" + (f" (model at {rate} Hz)" if rate else "")
 
     # -- bench --------------------------------------------------------------------------
     def bench_pairs(self, models: Sequence[ModelInfo]) -> list[tuple[int, int]]:
@@ -429,7 +506,7 @@ class StyleTask(Task):
     def quality(
         self, clip: BenchClip, estimate: np.ndarray, pair: tuple[int, int], model: ModelInfo
     ) -> dict[str, float | None]:
-        style, rate = style_reference(model)  # each style model is judged against its own style
+        style, rate = style_reference(self.styled_model(model))  # each model against its own style
         if rate != pair[1]:
             from rtaudio.tasks.resample import sinc_resample
 
