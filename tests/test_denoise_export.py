@@ -17,6 +17,16 @@ from rtaudio.engine.stream import StreamProcessor, stream_whole  # noqa: E402
 from rtaudio.tasks.denoise import DenoiseKernel  # noqa: E402
 
 SMALL = StreamConfig(hidden=24, layers=2)
+#: with deep filtering in the lowest 20 bins over 3 frames (its head random, not the zero start)
+SMALL_DF = StreamConfig(hidden=24, layers=2, df_bins=20, df_order=3)
+
+
+def _random_df_head(net: StreamDenoiser) -> StreamDenoiser:
+    if net.cfg.df_bins:
+        with torch.no_grad():
+            net.df_head.weight.normal_(0.0, 0.1)
+            net.df_head.bias.normal_(0.0, 0.1)
+    return net
 
 
 def _export(net: StreamDenoiser, path) -> DenoiseKernel:
@@ -34,9 +44,10 @@ def test_mixing_hits_the_requested_snr(snr):
     assert snr_db(speech, noisy - speech) == pytest.approx(snr, abs=1e-3)
 
 
-def test_step_graph_equals_torch_on_the_whole_signal(tmp_path):
+@pytest.mark.parametrize("cfg", [SMALL, SMALL_DF], ids=["gain", "deep-filter"])
+def test_step_graph_equals_torch_on_the_whole_signal(tmp_path, cfg):
     torch.manual_seed(0)
-    net = StreamDenoiser(SMALL).eval()
+    net = _random_df_head(StreamDenoiser(cfg)).eval()
     x = (0.1 * np.random.default_rng(0).standard_normal((2, 5000))).astype(np.float32)
     k = _export(net, tmp_path / "small.onnx")
     with torch.no_grad():
@@ -49,10 +60,11 @@ def test_step_graph_equals_torch_on_the_whole_signal(tmp_path):
     assert np.abs(ref - x).max() > 1e-3  # random gains: not an identity
 
 
-def test_weights_read_back_from_a_step_graph_are_the_trained_ones(tmp_path):
+@pytest.mark.parametrize("df_bins", [0, 20], ids=["gain", "deep-filter"])
+def test_weights_read_back_from_a_step_graph_are_the_trained_ones(tmp_path, df_bins):
     """--init from a shipped graph (no checkpoint ships): every parameter comes back exactly."""
     torch.manual_seed(1)
-    net = StreamDenoiser(StreamConfig(hidden=24, layers=3, context=4)).eval()
+    net = _random_df_head(StreamDenoiser(StreamConfig(hidden=24, layers=3, context=4, df_bins=df_bins))).eval()
     _export(net, tmp_path / "small.onnx")
     state = weights_from_step_graph(tmp_path / "small.onnx")
     assert sorted(state) == sorted(net.state_dict())
@@ -74,6 +86,17 @@ def test_identity_gain_passes_an_impulse_at_the_declared_delay(tmp_path):
     assert int(np.argmax(np.abs(raw))) == 1234 + k.delay
     np.testing.assert_allclose(raw[k.delay : k.delay + 4000], x, atol=1e-6)  # perfect reconstruction
     assert StreamProcessor(k).latency_samples == k.delay + k.hop
+
+
+def test_zero_deep_filter_head_starts_as_the_gain_model():
+    """A fine-tune that adds deep filtering starts exactly where the gain model was."""
+    torch.manual_seed(2)
+    gain = StreamDenoiser(SMALL).eval()
+    df = StreamDenoiser(SMALL_DF).eval()
+    df.load_state_dict(gain.state_dict(), strict=False)
+    x = torch.from_numpy((0.1 * np.random.default_rng(2).standard_normal((1, 4000))).astype(np.float32))
+    with torch.no_grad():
+        assert torch.equal(df(x), gain(x))
 
 
 def test_voicebank_demand_layout_gives_aligned_pairs(tmp_path):

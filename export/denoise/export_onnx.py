@@ -5,7 +5,8 @@
 
 The graph is :meth:`export.denoise.models.StreamDenoiser.step`: inputs ``x`` (C, hop) and the
 state ``frame_in`` (C, n_fft - hop), ``feat_in`` (C, bins, context - 1), ``hidden_in``
-(layers, C, hidden), ``ola_in`` (C, n_fft - hop); outputs ``y`` (C, hop) and the same states as
+(layers, C, hidden), ``ola_in`` (C, n_fft - hop), with deep filtering ``df_in``
+(C, 2, df_order - 1, df_bins); outputs ``y`` (C, hop) and the same states as
 ``*_out``. The channel axis is dynamic. Parity: the graph streamed hop by hop (ONNX Runtime)
 against the torch model run on the whole signal, delay removed, as an SNR in dB.
 """
@@ -25,9 +26,12 @@ from export.denoise.data import BANDLIMIT_HZ
 from export.denoise.models import StreamDenoiser, count_params
 from export.denoise.train import load_checkpoint
 from rtaudio.cards import sha256_file
-from rtaudio.tasks.denoise import STATE_INPUTS
 
-STATE_OUTPUTS = tuple(s.replace("_in", "_out") for s in STATE_INPUTS)
+
+def state_names(net: StreamDenoiser) -> tuple[list[str], list[str]]:
+    """The step graph's state input and output names, in :meth:`StreamDenoiser.step`'s order."""
+    inputs = list(net.initial_state(1))
+    return inputs, [s.replace("_in", "_out") for s in inputs]
 
 
 class StepGraph(torch.nn.Module):
@@ -35,8 +39,8 @@ class StepGraph(torch.nn.Module):
         super().__init__()
         self.net = net
 
-    def forward(self, x, frame_in, feat_in, hidden_in, ola_in):  # noqa: D102 - the graph's signature
-        return self.net.step(x, frame_in, feat_in, hidden_in, ola_in)
+    def forward(self, x, *state):  # noqa: D102 - the graph's signature: x, then each state
+        return self.net.step(x, *state)
 
 
 def state_shapes(net: StreamDenoiser) -> dict[str, list]:
@@ -91,15 +95,16 @@ def export(net: StreamDenoiser, out: Path) -> None:
     state = net.initial_state(2)
     args = (torch.zeros(2, net.cfg.hop), *state.values())
     axes = {"x": {0: "C"}, "y": {0: "C"}}
-    for i, o in zip(STATE_INPUTS, STATE_OUTPUTS, strict=True):
+    inputs, outputs = state_names(net)
+    for i, o in zip(inputs, outputs, strict=True):
         ax = 1 if i == "hidden_in" else 0
         axes[i], axes[o] = {ax: "C"}, {ax: "C"}
     torch.onnx.export(
         StepGraph(net.eval()),
         args,
         str(out),
-        input_names=["x", *STATE_INPUTS],
-        output_names=["y", *STATE_OUTPUTS],
+        input_names=["x", *inputs],
+        output_names=["y", *outputs],
         dynamic_axes=axes,
         opset_version=17,
         dynamo=False,  # the TorchScript exporter keeps the step's matmuls as they are written
@@ -122,7 +127,7 @@ def stream_onnx(path: Path, x: np.ndarray, net: StreamDenoiser, threads: int = 1
     for i in range(0, total, hop):
         res = sess.run(None, {"x": xp[:, i : i + hop], **state})
         outs.append(res[0])
-        state = dict(zip(STATE_INPUTS, res[1:], strict=True))
+        state = dict(zip(state, res[1:], strict=True))
     dt = time.perf_counter() - t0
     return np.concatenate(outs, 1)[:, delay : delay + x.shape[1]], dt
 

@@ -4,6 +4,10 @@
 8 ms hop), sqrt-Hann analysis and synthesis windows (perfect reconstruction at 75 % overlap).
 Per frame: log power (257 bins) -> causal conv over the last ``context`` frames -> GRU layers
 -> a real gain per bin in (0, 1) (the conv features skip around the GRU into the gain head).
+With ``df_bins > 0`` a second head adds deep filtering (DeepFilterNet's idea) in the lowest
+``df_bins`` bins: a complex filter over the current and ``df_order - 1`` past frames of the noisy
+spectrum, added to the gained bin, so harmonics closer than a bin's resolution and the noise
+between them can be separated; the head starts at zero, so a fine-tune starts as the gain model.
 The DFT and its inverse are FFTs in :meth:`StreamDenoiser.forward`
 (whole signal, for training) and matrix products in :meth:`StreamDenoiser.step` (one hop with explicit state, the
 exported graph), so the two agree to float rounding. Algorithmic delay: ``n_fft - hop`` samples
@@ -36,6 +40,8 @@ class StreamConfig:
     hidden: int = 192
     layers: int = 2
     context: int = 3
+    df_bins: int = 0
+    df_order: int = 3
 
     @property
     def bins(self) -> int:
@@ -82,6 +88,20 @@ class StreamDenoiser(nn.Module):
         self.inp = nn.Conv1d(cfg.bins, cfg.hidden, cfg.context)
         self.gru = nn.GRU(cfg.hidden, cfg.hidden, cfg.layers, batch_first=True)
         self.head = nn.Linear(2 * cfg.hidden, cfg.bins)
+        if cfg.df_bins:
+            self.df_head = nn.Linear(2 * cfg.hidden, 2 * cfg.df_order * cfg.df_bins)
+            nn.init.zeros_(self.df_head.weight)
+            nn.init.zeros_(self.df_head.bias)
+
+    def _deep_filter(
+        self, z: torch.Tensor, hist_re: torch.Tensor, hist_im: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """The complex filter's output in the low bins: ``z`` (..., 2 * order * df_bins) head output,
+        ``hist_*`` (..., order, df_bins) the noisy frames with index ``k`` = ``k`` frames ago."""
+        c = self.cfg
+        coef = z.unflatten(-1, (2, c.df_order, c.df_bins))
+        a, b = coef.select(-3, 0), coef.select(-3, 1)
+        return (a * hist_re - b * hist_im).sum(-2), (a * hist_im + b * hist_re).sum(-2)
 
     @staticmethod
     def features(re: torch.Tensor, im: torch.Tensor) -> torch.Tensor:
@@ -100,8 +120,18 @@ class StreamDenoiser(nn.Module):
         f = F.pad(self.features(re, im).transpose(1, 2), (c.context - 1, 0))
         h = torch.relu(self.inp(f)).transpose(1, 2)  # (B, F, H)
         g, _ = self.gru(h)
-        gain = torch.sigmoid(self.head(torch.cat([g, h], -1)))
-        y = torch.fft.irfft(spec * gain, c.n_fft, dim=-1) * self.synthesis  # (B, F, n_fft)
+        z = torch.cat([g, h], -1)
+        out = spec * torch.sigmoid(self.head(z))
+        if c.df_bins:
+            low = F.pad(spec[..., : c.df_bins].transpose(1, 2), (c.df_order - 1, 0))  # (B, df_bins, pad + F)
+            frames_n = spec.shape[1]
+            hist = torch.stack(
+                [low[..., c.df_order - 1 - k : c.df_order - 1 - k + frames_n] for k in range(c.df_order)]
+            )
+            hist = hist.permute(1, 3, 0, 2)  # (B, F, order, df_bins)
+            df_re, df_im = self._deep_filter(self.df_head(z), hist.real, hist.imag)
+            out = out + F.pad(torch.complex(df_re, df_im), (0, c.bins - c.df_bins))
+        y = torch.fft.irfft(out, c.n_fft, dim=-1) * self.synthesis  # (B, F, n_fft)
         n = xp.shape[-1]
         ola = F.fold(y.transpose(1, 2), (1, n), (1, c.n_fft), stride=(1, c.hop))[:, 0, 0]
         return ola[:, lead : lead + t]
@@ -113,12 +143,21 @@ class StreamDenoiser(nn.Module):
             "feat_in": torch.zeros(channels, c.bins, c.context - 1),
             "hidden_in": torch.zeros(c.layers, channels, c.hidden),
             "ola_in": torch.zeros(channels, c.n_fft - c.hop),
-        }
+        } | ({"df_in": torch.zeros(channels, 2, c.df_order - 1, c.df_bins)} if c.df_bins else {})
 
     def step(
-        self, x: torch.Tensor, frame: torch.Tensor, feat: torch.Tensor, hidden: torch.Tensor, ola: torch.Tensor
+        self,
+        x: torch.Tensor,
+        frame: torch.Tensor,
+        feat: torch.Tensor,
+        hidden: torch.Tensor,
+        ola: torch.Tensor,
+        df: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, ...]:
         """One hop ``(C, hop)`` with explicit state; returns (output hop, new states...).
+
+        ``df`` (with ``df_bins``): the low bins of the last ``df_order - 1`` noisy frames
+        ``(C, 2 [re, im], df_order - 1 [oldest first], df_bins)``.
 
         Output hop ``k`` is the whole-signal output's samples ``[k * hop - delay, (k + 1) * hop - delay)``.
         """
@@ -139,9 +178,20 @@ class StreamDenoiser(nn.Module):
             new = torch.tanh(i_n + r * h_n)
             layer_in = (1 - z) * new + z * hidden[k]
             states.append(layer_in)
-        gain = torch.sigmoid(self.head(torch.cat([layer_in, h], -1)))
-        y = (re * gain) @ self.inv_re + (im * gain) @ self.inv_im + F.pad(ola, (0, c.hop))
-        return y[:, : c.hop], fr[:, c.hop :], stack[..., 1:], torch.stack(states), y[:, c.hop :]
+        z = torch.cat([layer_in, h], -1)
+        gain = torch.sigmoid(self.head(z))
+        out_re, out_im = re * gain, im * gain
+        new_df = ()
+        if c.df_bins:
+            now = torch.stack([re[:, : c.df_bins], im[:, : c.df_bins]], 1)[:, :, None]  # (C, 2, 1, df_bins)
+            frames = torch.cat([df, now], 2)  # oldest first
+            hist = frames.flip(2)  # index k = k frames ago
+            df_re, df_im = self._deep_filter(self.df_head(z), hist[:, 0], hist[:, 1])
+            out_re = out_re + F.pad(df_re, (0, c.bins - c.df_bins))
+            out_im = out_im + F.pad(df_im, (0, c.bins - c.df_bins))
+            new_df = (frames[:, :, 1:],)
+        y = out_re @ self.inv_re + out_im @ self.inv_im + F.pad(ola, (0, c.hop))
+        return (y[:, : c.hop], fr[:, c.hop :], stack[..., 1:], torch.stack(states), y[:, c.hop :], *new_df)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -2,11 +2,12 @@
 
 The shipped model (``rtaudio/models/denoise16k.onnx``) is one *step graph*: it takes one hop of
 new samples per channel and its state tensors, and returns the enhanced hop and the new state
-(the analysis frame's history, the causal conv's feature history, the GRU hidden state and the
-overlap-add tail). :class:`DenoiseKernel` carries that state between hops: a
-:class:`~rtaudio.engine.contracts.StreamKernel` with ``hop`` = the STFT hop and ``delay`` = the
-frame's lookback (``n_fft - hop``), nothing recomputed. Channels are independent and run as
-one batch (stereo keeps its channels).
+(the analysis frame's history, the causal conv's feature history, the GRU hidden state, the
+overlap-add tail and, for a deep-filtering model, the low bins of the last noisy frames; the
+card's ``state_shapes`` names them, in the graph's input order). :class:`DenoiseKernel`
+carries that state between hops: a :class:`~rtaudio.engine.contracts.StreamKernel` with
+``hop`` = the STFT hop and ``delay`` = the frame's lookback (``n_fft - hop``), nothing
+recomputed. Channels are independent and run as one batch (stereo keeps its channels).
 
 ``mix`` blends the enhanced signal with the input delayed by exactly the kernel's delay, so dry
 and wet line up sample for sample (``mix=0`` is the delayed input, bit for bit);
@@ -34,7 +35,8 @@ from rtaudio.engine.rate_stream import at_rates
 from rtaudio.engine.stream import WholeStream
 from rtaudio.tasks.task import BenchClip, Figure, ModelError, ModelInfo, Plan, Request, Task, check_rate
 
-#: step-graph input names (output names: ``y`` and each state with ``_in`` -> ``_out``)
+#: the step graph's state inputs every model has (output names: ``y`` and each state with
+#: ``_in`` -> ``_out``); a model may carry more, listed after these in its card's ``state_shapes``
 STATE_INPUTS = ("frame_in", "feat_in", "hidden_in", "ola_in")
 #: card fields the kernel reads, with their types
 CARD_FIELDS = {"model_rate": int, "hop": int, "delay": int, "state_shapes": dict}
@@ -81,8 +83,12 @@ class DenoiseKernel:
         self.delay = int(self.card["delay"])
         self.mix = float(mix)
         self._shapes = {k: tuple(v) for k, v in self.card["state_shapes"].items()}
-        outputs = ("y", *(s.replace("_in", "_out") for s in STATE_INPUTS))
-        self.model = open_model(model_path, backend, threads, inputs=("x", *STATE_INPUTS), outputs=outputs)
+        missing = [s for s in STATE_INPUTS if s not in self._shapes]
+        if missing:
+            raise ModelError(f"{model_path}: card state_shapes lacks {', '.join(missing)}")
+        self._names = tuple(self._shapes)
+        outputs = ("y", *(s.replace("_in", "_out") for s in self._names))
+        self.model = open_model(model_path, backend, threads, inputs=("x", *self._names), outputs=outputs)
         self.reset()
 
     def reset(self) -> None:
@@ -93,7 +99,7 @@ class DenoiseKernel:
         # "C" marks the channel axis of each state shape in the card
         self._state = {
             name: np.zeros([channels if d == "C" else int(d) for d in self._shapes[name]], np.float32)
-            for name in STATE_INPUTS
+            for name in self._names
         }
         self._dry = np.zeros((channels, self.delay + self.hop), np.float32)
 
@@ -108,7 +114,7 @@ class DenoiseKernel:
         if self.mix == 0.0:
             return dry
         out = self.model.run({"x": block, **self._state})
-        self._state = {name: out[name.replace("_in", "_out")] for name in STATE_INPUTS}
+        self._state = {name: out[name.replace("_in", "_out")] for name in self._names}
         wet = out["y"]
         if self.mix == 1.0:
             return wet
