@@ -11,6 +11,8 @@ One loop for both generators (``model.kind``: ``stream`` or ``segan``), SEGAN's 
   complex spectrum, 512-point): quiet bins, where a listener hears residual noise in the pauses,
   count about as much as loud ones, which the L1 and log-free STFT terms do not.
 
+``trainable`` (a list of parameter-name prefixes, e.g. ``["df_head"]``) trains only those
+parameters and keeps the rest of the generator as initialised (what a new head adds alone).
 ``preemphasis: true`` (SEGAN) trains in the pre-emphasised domain. Pairs are mixed on the fly
 (:class:`export.denoise.data.MixSampler`). Every ``eval_every`` steps the model is scored
 (PESQ-wb) on the held-out *dev* set and the best so far is kept as ``best.pt``.
@@ -110,7 +112,11 @@ def main() -> None:
     net.to(a.device)
     critic.to(a.device)
     optim = torch.optim.RMSprop if cfg.get("optimizer") == "rmsprop" else torch.optim.AdamW  # SEGAN: RMSprop
-    opt_g = optim(net.parameters(), lr=cfg["lr"])
+    trainable = tuple(cfg.get("trainable", ()))  # prefixes; empty: the whole generator
+    if trainable:
+        for name, p in net.named_parameters():
+            p.requires_grad_(name.startswith(trainable))
+    opt_g = optim([p for p in net.parameters() if p.requires_grad], lr=cfg["lr"])
     opt_d = optim(critic.parameters(), lr=adv.get("lr", cfg["lr"]))
     sampler = training_sampler(cfg.get("corpus", "klettres"), seed, cfg.get("pairs"), cfg.get("p_bandlimit", 0.0))
     dev = heldout_pairs("dev", cfg.get("dev_files", 8))
