@@ -301,10 +301,11 @@ class _RunningEq:
         out = np.log1p(mag * np.clip(gain, 1.0 / self.GAIN_LIMIT, self.GAIN_LIMIT)).astype(np.float32)
         return out, total[..., -1:], frames[..., -1:]
 
-    def run(self, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        whole, _, _ = self._eq(feeds["logmag"], feeds["state0"], feeds["state1"])
+    def run(self, feeds: dict[str, np.ndarray], outputs: tuple[str, ...]) -> dict[str, np.ndarray]:
+        if outputs == ("logmag_out",):  # the sequence path (StyleWindow)
+            return {"logmag_out": self._eq(feeds["logmag"], feeds["state0"], feeds["state1"])[0]}
         frame, power_sum, count = self._eq(feeds["frame"], feeds["state0"], feeds["state1"])
-        return {"logmag_out": whole, "frame_out": frame, "state0_out": power_sum, "state1_out": count}
+        return {"frame_out": frame, "state0_out": power_sum, "state1_out": count}
 
 
 class EqNetwork(StyleNetwork):
@@ -314,16 +315,11 @@ class EqNetwork(StyleNetwork):
 
     def __init__(self, style_model: StyleNetwork, style: np.ndarray) -> None:
         self.card = {"sample_rate": style_model.rate, "receptive_frames": 1}
-        self.rate, self.n_fft, self.hop, self.bins = (
-            style_model.rate,
-            style_model.n_fft,
-            style_model.hop,
-            style_model.bins,
-        )
-        self.window, self.gain = style_model.window, style_model.gain
+        self.rate, self.n_fft, self.hop = style_model.rate, style_model.n_fft, style_model.hop
+        self.bins, self.window, self.gain = style_model.bins, style_model.window, style_model.gain
         self.state_shapes = [("C", self.bins, 1), ("C", 1, 1)]
         self.state_names = ("state0", "state1")
-        spec = np.fft.rfft(dsp.frames(style.astype(np.float64), self.n_fft, self.hop) * self.window, axis=-1)
+        spec = dsp.stft(style, self.window, self.hop, center=False)
         self.model = _RunningEq(np.mean(np.abs(spec) ** 2, axis=0))
 
     def zero_states(self, channels: int) -> dict[str, np.ndarray]:
@@ -344,6 +340,7 @@ class StyleKernel:
         self.in_rate = self.out_rate = network.rate
         self.hop = network.hop
         self.delay = network.n_fft - network.hop
+        self._outputs = ("frame_out", *(f"{n}_out" for n in network.state_names))
         self.reset()
 
     def reset(self) -> None:
@@ -361,7 +358,8 @@ class StyleKernel:
         self._frame[:, :-hop] = self._frame[:, hop:]
         self._frame[:, -hop:] = block
         logmag, phasor = net.analyse(self._frame[:, None])
-        out = net.model.run({"logmag": self._unused, "frame": logmag, **self._states})
+        # the step path's outputs only: the sequence path would run on the unused input too
+        out = net.model.run({"logmag": self._unused, "frame": logmag, **self._states}, self._outputs)
         self._states = {name: out[f"{name}_out"] for name in net.state_names}
         self._tail += net.segments(out["frame_out"], phasor)[:, 0]
         y = self._tail[:, :hop].astype(np.float32)
@@ -394,7 +392,7 @@ class StyleWindow:
         x[:, pad : pad + n] = window
         logmag, phasor = net.analyse(dsp.frames(x[:, first * hop :], net.n_fft, hop, n_frames - first))
         states = net.zero_states(channels)
-        out = net.model.run({"logmag": logmag, "frame": logmag[:, :, :1], **states})["logmag_out"]
+        out = net.model.run({"logmag": logmag, "frame": logmag[:, :, :1], **states}, ("logmag_out",))["logmag_out"]
         y = np.zeros((channels, x.shape[1]))
         y[:, first * hop :] = dsp.overlap_add(net.segments(out, phasor), hop)
         return np.ascontiguousarray(y[:, pad : pad + n], dtype=np.float32)
