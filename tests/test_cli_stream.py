@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import wave
 from pathlib import Path
 
@@ -110,6 +111,32 @@ def test_nan_samples_are_sanitized_and_counted(tmp_path):
     assert proc.returncode == 0, proc.stderr.decode()
     assert json.loads(proc.stdout)["nonfinite_samples"] == 11
     assert np.isfinite(sf.read(out)[0]).all()
+
+
+@pytest.mark.parametrize("subtype, clipped", [("PCM_16", True), ("FLOAT", False)])
+def test_samples_beyond_full_scale_are_counted_where_the_format_clips_them(tmp_path, subtype, clipped):
+    """A float source above 0 dBFS (a louder-than-input model does the same) written to an
+    integer format is clipped, and the run says how much; a float output keeps the samples."""
+    x = np.sin(np.arange(16000) * 0.05).astype(np.float32) * 1.5
+    src = tmp_path / "hot.wav"
+    sf.write(src, x, 16000, subtype="FLOAT")
+    out = tmp_path / "out.wav"
+    proc = run_cli("stream", str(src), str(out), "--model", "sinc", "--subtype", subtype, "--json")
+    assert proc.returncode == 0, proc.stderr.decode()
+    summary = json.loads(proc.stdout)
+    written = sf.read(out, dtype="float32")[0]
+    if clipped:
+        at_full_scale = int(np.count_nonzero(np.abs(written) >= 32767 / 32768))
+        assert summary["clipped_samples"] > 0.2 * len(written) and at_full_scale >= summary["clipped_samples"]
+        # the peak is the output's: +3.5 dBFS in, a little more after the sinc filter's overshoot
+        assert re.fullmatch(
+            rf"{re.escape(str(out))}: {summary['clipped_samples']} samples above full scale clipped by PCM_16 "
+            r"\(peak \+[34]\.\d dBFS\); --subtype FLOAT keeps them",
+            summary["warnings"][0],
+        ), summary["warnings"]
+        assert proc.stderr.decode().strip() == "rtaudio: warning: " + summary["warnings"][0]
+    else:
+        assert summary["clipped_samples"] == 0 and summary["warnings"] == [] and np.abs(written).max() > 1.4
 
 
 # -- bad input: one line on stderr, non-zero exit, no output file ----------------------------

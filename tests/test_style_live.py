@@ -45,8 +45,9 @@ def test_live_style_20s_zero_engine_xruns_and_file_mode_output(tmp_path: Path) -
     latency = round(summary["latency_ms"] * RATE / 1000)
     heard, recorded = aligned_snr(tester_run, latency, record, signal, summary["model"], RATE, "style")
     print(json.dumps({"heard_snr_db": heard, "recorded_snr_db": recorded, "server_xruns": len(tester_run[2])}))
-    # without server xruns both are file mode's output to the sample (measured: 242 dB heard,
-    # 127 dB recorded); a late cycle drops a period of input, and what follows is then another stream
+    # without server xruns both are file mode's output to the sample (measured: 239 dB each; the
+    # float record keeps the onsets above full scale that a 24-bit one clipped to 27 dB); a late
+    # cycle drops a period of input, and what follows is then another stream
     xruns = tester_run[2] or summary["input_overflows"]
     assert recorded >= 30.0 or xruns, (heard, recorded, summary)
     assert heard >= 30.0 or xruns, (heard, recorded, tester_run[2])

@@ -81,6 +81,7 @@ class StreamSummary:
     frames_in: int
     frames_out: int
     nonfinite_samples: int
+    clipped_samples: int  # beyond full scale, clipped by an integer output format
     missed_deadlines: int | None
     mode: str
     engine: str  # "stream" (stateful kernel, no recompute) or "window" (overlap-add of windows)
@@ -120,7 +121,8 @@ def run(args: argparse.Namespace) -> int:
             writer.commit()
     frames_in, frames_out, compute, nonfinite, missed = stats
     nonfinite += reader.nonfinite
-    for warning in reader.warnings:
+    warnings = [*reader.warnings, *filter(None, [writer.clip_warning()])]
+    for warning in warnings:
         print(f"rtaudio: warning: {warning}", file=sys.stderr)
     audio_s = frames_in / reader.rate
     summary = StreamSummary(
@@ -143,11 +145,12 @@ def run(args: argparse.Namespace) -> int:
         frames_in=frames_in,
         frames_out=frames_out,
         nonfinite_samples=nonfinite,
+        clipped_samples=writer.clipped_samples,
         missed_deadlines=missed,
         mode="offline" if args.offline else ("realtime" if args.realtime else "stream"),
         engine="stream" if plan.streaming else "window",
         notes=list(plan.notes),
-        warnings=list(reader.warnings),
+        warnings=warnings,
     )
     if args.json:
         print(json.dumps(asdict(summary)), file=sys.stderr if args.output == "-" else sys.stdout)
@@ -165,6 +168,8 @@ def run(args: argparse.Namespace) -> int:
         if nonfinite:
             silence = "the log floor" if reader.nonfinite else "0"
             rows.append(("sanitized", f"{nonfinite} NaN/Inf values replaced by {silence}"))
+        if writer.clipped_samples:
+            rows.append(("clipped", f"{writer.clipped_samples} samples above full scale ({writer.subtype})"))
         if missed is not None:
             rows.append(("missed deadlines", str(missed)))
         con.print(key_value_table(f"rtaudio stream ({summary.mode})", rows))

@@ -25,6 +25,8 @@ from rtaudio.io.wavstream import PIPE_SUBTYPES, WavPipeReader, WavPipeWriter, Wa
 
 #: sample formats worth keeping from the source: a codec's subtype (MP3, Vorbis, ADPCM) is not
 LINEAR_SUBTYPES = ("PCM_S8", "PCM_U8", "PCM_16", "PCM_24", "PCM_32", "FLOAT", "DOUBLE")
+#: integer sample formats: they clip values beyond full scale to [-1, 1]
+INTEGER_SUBTYPES = ("PCM_S8", "PCM_U8", "PCM_16", "PCM_24", "PCM_32", "ULAW", "ALAW")
 #: a WAV header libsndfile can tell us the declared length of (for the truncation warning)
 _RIFF_FORMATS = ("WAV", "WAVEX", "RF64")
 
@@ -252,6 +254,10 @@ class AtomicWriter:
         self._sf: sf.SoundFile | None = None
         self._pipe: WavPipeWriter | None = None
         self._stdout_fd: int | None = None
+        #: samples beyond full scale that the chosen (integer) sample format clipped
+        self.clipped_samples = 0
+        #: the largest absolute sample written
+        self.peak = 0.0
         try:
             if path == "-":
                 self._open_stdout(rate, channels, source_subtype, subtype)
@@ -280,6 +286,7 @@ class AtomicWriter:
             raise AudioIOError(f"{path}: cannot write ({exc.strerror or _reason(exc)})") from None
         except (sf.LibsndfileError, RuntimeError, ValueError) as exc:
             raise AudioIOError(f"{path}: cannot write ({_reason(exc)})") from None
+        self.subtype = chosen
 
     def _open_stdout(self, rate: int, channels: int, source_subtype: str | None, subtype: str | None) -> None:
         stdout = _std_stream("stdout")
@@ -308,9 +315,14 @@ class AtomicWriter:
         self.subtype = chosen
 
     def write(self, block: np.ndarray) -> None:
-        """Append float32 ``(frames, channels)`` (clipped to [-1, 1] by integer formats)."""
+        """Append float32 ``(frames, channels)`` (clipped to [-1, 1] by integer formats and
+        counted in :attr:`clipped_samples`)."""
         if not len(block):
             return
+        magnitude = np.abs(block)
+        self.peak = max(self.peak, float(magnitude.max()))
+        if self.subtype in INTEGER_SUBTYPES:
+            self.clipped_samples += int(np.count_nonzero(magnitude > 1.0))
         try:
             if self._pipe is not None:
                 self._pipe.write(block)
@@ -321,6 +333,15 @@ class AtomicWriter:
             raise  # the reader went away: the command line exits quietly
         except (OSError, sf.LibsndfileError, RuntimeError) as exc:
             raise AudioIOError(f"{self.name}: write failed ({_reason(exc)})") from None
+
+    def clip_warning(self) -> str | None:
+        """One line for the user when samples were clipped, else ``None``."""
+        if not self.clipped_samples:
+            return None
+        return (
+            f"{self.name}: {self.clipped_samples} samples above full scale clipped by {self.subtype} "
+            f"(peak {20 * np.log10(self.peak):+.1f} dBFS); --subtype FLOAT keeps them"
+        )
 
     def commit(self) -> None:
         """Finish the file and move it into place."""

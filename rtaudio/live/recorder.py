@@ -27,8 +27,9 @@ class Recorder:
         self.frames = 0
         try:
             fmt = Path(path).suffix.lstrip(".").upper()
-            # 24-bit where the container has it: a monitoring take should not be 16-bit limited
-            subtype = "PCM_24" if fmt and sf.check_format(fmt, "PCM_24") else None
+            # the engine's float samples as they are (a device on JACK plays values beyond full scale
+            # that an integer file would clip), else 24-bit: a monitoring take is not 16-bit limited
+            subtype = next((t for t in ("FLOAT", "PCM_24") if fmt and sf.check_format(fmt, t)), None)
             self._file = sf.SoundFile(path, "w", samplerate=rate, channels=channels, subtype=subtype)
         except (sf.LibsndfileError, TypeError, ValueError, OSError) as exc:
             reason = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
