@@ -204,8 +204,8 @@ def test_stop_signal_stops_cleanly_and_finalizes_record(server, tmp_path, signum
         )
         tester.wait_for_port("PortAudio:out_0", proc=proc)
         deadline = time.monotonic() + 30
-        while (not record.exists() or record.stat().st_size < 44 + 3 * RATE) and time.monotonic() < deadline:
-            time.sleep(0.05)  # until more than a second is on disk (24-bit mono)
+        while (not record.exists() or record.stat().st_size < 80 + 4 * RATE) and time.monotonic() < deadline:
+            time.sleep(0.05)  # until more than a second is on disk (float mono)
         proc.send_signal(signum)
         out, err = proc.communicate(timeout=30)
     assert proc.returncode == 0, err
