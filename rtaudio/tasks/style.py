@@ -191,7 +191,9 @@ def style_figures(output: np.ndarray, content: np.ndarray, style: np.ndarray, ra
     dict
         ``style_ratio`` (log-mel Gram), ``style_ratio_active`` (the same over the content's
         active frames), ``style_ratio_cnn`` (independent random CNN Gram),
-        ``onset_corr``, ``energy_corr``, ``stoi`` (``None`` without ``pystoi``).
+        ``onset_corr``, ``energy_corr``, ``stoi`` (``None`` without ``pystoi``), ``peak_ratio``
+        (the output's peak over the content's: above 1 a style turns peaks the content did not
+        have into clipping wherever the content was near full scale).
     """
     n = min(len(output), len(content))
     output, content = np.asarray(output[:n], np.float64), np.asarray(content[:n], np.float64)
@@ -213,6 +215,7 @@ def style_figures(output: np.ndarray, content: np.ndarray, style: np.ndarray, ra
         figures["stoi"] = None
     else:
         figures["stoi"] = float(stoi(content, output, rate, extended=False))
+    figures["peak_ratio"] = float(np.max(np.abs(output)) / max(float(np.max(np.abs(content))), 1e-12))
     return figures
 
 
@@ -440,6 +443,7 @@ class StyleTask(Task):
         Figure("onset_corr", "onset corr", higher_is_better=True, plot=True),
         Figure("energy_corr", "energy corr", higher_is_better=True),
         Figure("stoi", "STOI", higher_is_better=True),
+        Figure("peak_ratio", "peak / content's"),
     )
     card_fields = CARD_FIELDS
 
