@@ -49,11 +49,12 @@ def fresh_start(
 ) -> None:
     """A run that does not resume: take ``--init``'s weights if given, and start a new log.
 
-    ``graph_weights`` reads a shipped ONNX graph whose initializers are not the parameters
-    under their own names (a traced step graph stores transposed matrices anonymously)."""
+    ``graph_weights`` reads a shipped model file (not a ``.pt`` checkpoint) whose arrays are not
+    the parameters under their own names (a traced step graph stores transposed matrices
+    anonymously; the WaveNet's ``.npz`` is in the kernel's layout)."""
     if args.init:
-        onnx_init = Path(args.init).suffix == ".onnx" and graph_weights is not None
-        load_weights(net, graph_weights(args.init) if onnx_init else initial_weights(args.init))
+        shipped = Path(args.init).suffix != ".pt" and graph_weights is not None
+        load_weights(net, graph_weights(args.init) if shipped else initial_weights(args.init))
         print(f"initialised from {args.init}")
     if log_path.exists():
         log_path.unlink()

@@ -269,3 +269,20 @@ def test_torch_excitation_matches_kernel():
     k.forward(inputs, native, np.ascontiguousarray(exc @ w.arrays["w_exc"]))
     expected = torch_logits(net, inputs, chord, inst, exc)
     np.testing.assert_allclose(native, expected, atol=2e-5 * np.abs(expected).max())
+
+
+def test_a_shipped_npz_reads_back_as_the_torch_parameters(tmp_path):
+    """``--init model.npz`` (fine-tuning the shipped WaveNet, which has no checkpoint here)
+    recovers every torch parameter exactly from the kernel's input-major layout."""
+    torch = pytest.importorskip("torch")
+    from export.wavenet.export import arrays_of, state_from_npz
+    from export.wavenet.models import WaveNet, WaveNetConfig
+
+    torch.manual_seed(0)
+    net = WaveNet(WaveNetConfig(residual=8, skip=12, head=10, cond=4, dilations=[1, 2, 4], excitation=6))
+    torch.nn.init.normal_(net.exc_proj.weight)  # zero-initialised: give it values that can be wrong
+    np.savez(tmp_path / "w.npz", **arrays_of(net))
+    state, expected = state_from_npz(tmp_path / "w.npz"), net.state_dict()
+    assert set(state) == set(expected)
+    for name, value in expected.items():
+        assert state[name].shape == value.shape and torch.equal(state[name], value), name

@@ -56,6 +56,36 @@ def arrays_of(net: WaveNet) -> dict[str, np.ndarray]:
     } | ({"w_exc": f(net.exc_proj.weight.T)} if net.cfg.excitation else {})
 
 
+def state_from_npz(path: Path) -> dict[str, torch.Tensor]:
+    """A shipped ``.npz``'s weights as the torch model's parameters (the inverse of
+    :func:`arrays_of`): the shipped model has no checkpoint in the repository, and a fine-tune
+    (``--init rtaudio/models/generate16k.npz``) starts from it."""
+    with np.load(path) as z:
+        a = {k: torch.from_numpy(np.array(z[k], np.float32)) for k in z.files if k != "dilations"}
+    layers, r2 = a["b_dil"].shape
+    r = r2 // 2
+    state = {
+        "embed.weight": a["embed"],
+        "root.weight": a["cond_root"],
+        "quality.weight": a["cond_quality"],
+        "instrument.weight": a["cond_instrument"],
+        "cond_proj.weight": a["cond_proj"].T.contiguous(),
+        "head1.weight": a["w_head1"].T.contiguous()[:, :, None],
+        "head1.bias": a["b_head1"],
+        "head2.weight": a["w_head2"].T.contiguous()[:, :, None],
+        "head2.bias": a["b_head2"],
+    }
+    for i in range(layers):
+        past, now = a["w_dil"][i, :r].T, a["w_dil"][i, r:].T  # (2R out, R in) per tap
+        state[f"dil.{i}.weight"] = torch.stack([past, now], -1).contiguous()
+        state[f"dil.{i}.bias"] = a["b_dil"][i]
+        state[f"out.{i}.weight"] = a["w_out"][i].T.contiguous()[:, :, None]
+        state[f"out.{i}.bias"] = a["b_out"][i]
+    if "w_exc" in a:
+        state["exc_proj.weight"] = a["w_exc"].T.contiguous()
+    return state
+
+
 def weights_of(net: WaveNet) -> WaveNetWeights:
     """Runtime weights straight from a torch model (no file): for parity checks."""
     a = arrays_of(net)

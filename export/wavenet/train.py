@@ -35,6 +35,7 @@ from export.run_setup import (
     training_progress,
 )
 from export.wavenet.data import labels_at_onsets
+from export.wavenet.export import state_from_npz
 from export.wavenet.models import WaveNet, build, config_dict
 from rtaudio.tasks.generate import excitation
 
@@ -178,7 +179,7 @@ def main() -> None:
         torch.set_rng_state(ck["torch_rng"])
         print(f"resumed at step {step} ({wall / 60:.1f} min trained)")
     else:
-        fresh_start(a, net, log_path)
+        fresh_start(a, net, log_path, state_from_npz)  # --init: a checkpoint or a shipped .npz
     total = int(cfg["steps"])
     n_params = sum(p.numel() for p in net.parameters())
     print(f"WaveNet {n_params / 1e6:.3f}M params, receptive field {net.cfg.receptive_field} -> {run}")

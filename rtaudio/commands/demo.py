@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from importlib import resources
 from pathlib import Path
 
@@ -53,6 +54,8 @@ def run(args: argparse.Namespace) -> int:
     with AtomicWriter(str(wav), ref_rate, 1) as writer:
         writer.write(output[:, None])
         writer.commit()
+    if warning := writer.clip_warning():
+        print(f"rtaudio: warning: {warning}", file=sys.stderr)
     png = out_dir / "demo_spectrogram.png"
     save_spectrograms(
         [
