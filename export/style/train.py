@@ -221,8 +221,7 @@ def main(argv: list[str] | None = None) -> None:
             ls = style_loss(f, target_gram) / style_scale
             lt = spectrum(magnitude) / spectrum_scale
             lp = peak_excess(y, x)
-            loss = args.content_weight * lc + args.style_weight * ls + args.spectrum_weight * lt
-            loss = loss + args.peak_weight * lp
+            loss = args.content_weight * lc + args.style_weight * ls + args.spectrum_weight * lt + args.peak_weight * lp
             opt.zero_grad()
             loss.backward()
             torch.nn.utils.clip_grad_norm_(net.parameters(), 1.0)

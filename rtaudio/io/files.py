@@ -26,7 +26,7 @@ from rtaudio.io.wavstream import PIPE_SUBTYPES, WavPipeReader, WavPipeWriter, Wa
 #: sample formats worth keeping from the source: a codec's subtype (MP3, Vorbis, ADPCM) is not
 LINEAR_SUBTYPES = ("PCM_S8", "PCM_U8", "PCM_16", "PCM_24", "PCM_32", "FLOAT", "DOUBLE")
 #: integer sample formats: they clip values beyond full scale to [-1, 1]
-INTEGER_SUBTYPES = ("PCM_S8", "PCM_U8", "PCM_16", "PCM_24", "PCM_32", "ULAW", "ALAW")
+INTEGER_SUBTYPES = (*(t for t in LINEAR_SUBTYPES if t.startswith("PCM_")), "ULAW", "ALAW")
 #: a WAV header libsndfile can tell us the declared length of (for the truncation warning)
 _RIFF_FORMATS = ("WAV", "WAVEX", "RF64")
 
@@ -256,7 +256,7 @@ class AtomicWriter:
         self._stdout_fd: int | None = None
         #: samples beyond full scale that the chosen (integer) sample format clipped
         self.clipped_samples = 0
-        #: the largest absolute sample written
+        #: the largest absolute sample among the clipped ones (the warning's figure)
         self.peak = 0.0
         try:
             if path == "-":
@@ -319,10 +319,11 @@ class AtomicWriter:
         counted in :attr:`clipped_samples`)."""
         if not len(block):
             return
-        magnitude = np.abs(block)
-        self.peak = max(self.peak, float(magnitude.max()))
         if self.subtype in INTEGER_SUBTYPES:
-            self.clipped_samples += int(np.count_nonzero(magnitude > 1.0))
+            peak = float(np.abs(block).max())
+            if peak > 1.0:  # rare: count only then
+                self.clipped_samples += int(np.count_nonzero(np.abs(block) > 1.0))
+                self.peak = max(self.peak, peak)
         try:
             if self._pipe is not None:
                 self._pipe.write(block)
