@@ -9,7 +9,10 @@ One loop for both generators (``model.kind``: ``stream`` or ``segan``), SEGAN's 
 - optionally the multi-resolution STFT loss (``stft_weight``, resolutions ``stft_sizes``);
 - optionally power-law compressed spectra (``compressed_weight``, magnitude^0.3 and the compressed
   complex spectrum, 512-point): quiet bins, where a listener hears residual noise in the pauses,
-  count about as much as loud ones, which the L1 and log-free STFT terms do not.
+  count about as much as loud ones, which the L1 and log-free STFT terms do not;
+- optionally PESQ's own perceptual model (``perceptual_weight``,
+  :func:`export.denoise.perceptual.perceptual_loss`): Bark loudness, masked and asymmetric
+  disturbance, forgiving the linear filtering and slow gain changes PESQ forgives.
 
 ``trainable`` (a list of parameter-name prefixes, e.g. ``["df_head"]``) trains only those
 parameters and keeps the rest of the generator as initialised (what a new head adds alone).
@@ -45,6 +48,7 @@ from export.denoise.models import (
     segan_enhance,
     weights_from_step_graph,
 )
+from export.denoise.perceptual import perceptual_loss
 from export.run_setup import (
     fresh_start,
     lr_scale,
@@ -56,7 +60,7 @@ from export.run_setup import (
 )
 from export.train import complex_loss, mrstft_loss
 
-PLOT_KEYS = ("l1", "stft", "comp", "adv", "critic")
+PLOT_KEYS = ("l1", "stft", "comp", "pq", "adv", "critic")
 COMPRESSED_FFT = 512
 
 
@@ -149,6 +153,7 @@ def main() -> None:
     sizes = tuple(cfg.get("stft_sizes", (256, 512, 1024)))
     w_l1, w_stft, w_adv = cfg.get("l1_weight", 100.0), cfg.get("stft_weight", 0.0), adv.get("weight", 1.0)
     w_comp = cfg.get("compressed_weight", 0.0)
+    w_pq = cfg.get("perceptual_weight", 0.0)
     adv_start = int(adv.get("start", 0))
     adv_every = int(adv.get("every", 1))  # the critic costs about as much as the generator: optionally every n-th step
 
@@ -220,6 +225,10 @@ def main() -> None:
                 l_comp = compressed_loss(out, clean)
                 loss = loss + w_comp * l_comp
                 rec["comp"] = l_comp.item()
+            if w_pq:
+                l_pq = perceptual_loss(out, clean)
+                loss = loss + w_pq * l_pq
+                rec["pq"] = l_pq.item()
             opt_g.zero_grad(set_to_none=True)
             loss.backward()
             rec["grad"] = torch.nn.utils.clip_grad_norm_(net.parameters(), cfg.get("clip", 10.0)).item()
@@ -238,7 +247,7 @@ def main() -> None:
                     best = rec["dev_pesq"]
                     save(run / "best.pt")
             log.write(json.dumps(rec) + "\n")
-            shown = " ".join(f"{k} {rec[k]:.3f}" for k in ("l1", "stft", "comp", "adv", "critic") if k in rec)
+            shown = " ".join(f"{k} {rec[k]:.3f}" for k in PLOT_KEYS if k in rec)
             prog.update(task, completed=step, info=f"{shown} best dev {best:.3f} {dt:.2f}s/step {wall / 60:.1f} min")
             if step % cfg.get("ckpt_every", 200) == 0:
                 log.flush()
