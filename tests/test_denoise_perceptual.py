@@ -63,3 +63,17 @@ def test_gradients_reach_the_enhanced_signal():
         before = float(perceptual_loss(out, torch.from_numpy(clean)[None]))
         after = float(perceptual_loss(out - 1e-2 * g / g.abs().max(), torch.from_numpy(clean)[None]))
     assert after < before
+
+
+def test_training_limits_make_colouring_cost():
+    """P.862 forgives up to 20 dB of per-band colouring; the training loss must not (a network
+    trained with P.862's limits learned to cut 1-2 kHz by 16 dB)."""
+    from scipy.signal import butter, sosfilt
+
+    clean, _ = _pair("pt_014_babble")
+    muffled = sosfilt(butter(4, 1000.0, "lowpass", fs=16000, output="sos"), clean).astype(np.float32)
+    x, y = torch.from_numpy(clean)[None], torch.from_numpy(muffled)[None]
+    with torch.no_grad():
+        forgiving = float(pesq_like(x, y, limit_db=None))
+        training = float(pesq_like(x, y, limit_db=1.0))
+    assert training < forgiving - 0.5, (training, forgiving)

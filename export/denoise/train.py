@@ -12,7 +12,8 @@ One loop for both generators (``model.kind``: ``stream`` or ``segan``), SEGAN's 
   count about as much as loud ones, which the L1 and log-free STFT terms do not;
 - optionally PESQ's own perceptual model (``perceptual_weight``,
   :func:`export.denoise.perceptual.perceptual_loss`): Bark loudness, masked and asymmetric
-  disturbance, forgiving the linear filtering and slow gain changes PESQ forgives.
+  disturbance; its frequency and gain compensation limited to ``perceptual_limit_db`` (1 dB:
+  P.862's own limits let the network colour the output instead of removing noise).
 
 ``trainable`` (a list of parameter-name prefixes, e.g. ``["df_head"]``) trains only those
 parameters and keeps the rest of the generator as initialised (what a new head adds alone).
@@ -48,7 +49,7 @@ from export.denoise.models import (
     segan_enhance,
     weights_from_step_graph,
 )
-from export.denoise.perceptual import perceptual_loss
+from export.denoise.perceptual import TRAINING_LIMIT_DB, perceptual_loss
 from export.run_setup import (
     fresh_start,
     lr_scale,
@@ -154,6 +155,7 @@ def main() -> None:
     w_l1, w_stft, w_adv = cfg.get("l1_weight", 100.0), cfg.get("stft_weight", 0.0), adv.get("weight", 1.0)
     w_comp = cfg.get("compressed_weight", 0.0)
     w_pq = cfg.get("perceptual_weight", 0.0)
+    pq_limit = cfg.get("perceptual_limit_db", TRAINING_LIMIT_DB)
     adv_start = int(adv.get("start", 0))
     adv_every = int(adv.get("every", 1))  # the critic costs about as much as the generator: optionally every n-th step
 
@@ -226,7 +228,7 @@ def main() -> None:
                 loss = loss + w_comp * l_comp
                 rec["comp"] = l_comp.item()
             if w_pq:
-                l_pq = perceptual_loss(out, clean)
+                l_pq = perceptual_loss(out, clean, pq_limit)
                 loss = loss + w_pq * l_pq
                 rec["pq"] = l_pq.item()
             opt_g.zero_grad(set_to_none=True)
