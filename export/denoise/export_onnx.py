@@ -24,6 +24,7 @@ import torch
 
 from export.denoise.data import BANDLIMIT_HZ
 from export.denoise.models import StreamDenoiser, count_params
+from export.denoise.perceptual import TRAINING_LIMIT_DB
 from export.denoise.train import load_checkpoint
 from rtaudio.cards import sha256_file
 
@@ -177,7 +178,13 @@ def main() -> None:
         "training": {
             "objective": f"LSGAN pair critic (noisy, clean|enhanced) + conditional L1 x{tc.get('l1_weight')} "
             f"+ multi-resolution STFT x{tc.get('stft_weight')}"
-            + (f" + compressed spectra x{tc['compressed_weight']}" if tc.get("compressed_weight") else ""),
+            + (f" + compressed spectra x{tc['compressed_weight']}" if tc.get("compressed_weight") else "")
+            + (
+                f" + PESQ-model perceptual x{tc['perceptual_weight']} (compensation within "
+                f"+-{tc.get('perceptual_limit_db', TRAINING_LIMIT_DB)} dB)"
+                if tc.get("perceptual_weight")
+                else ""
+            ),
             "adversarial": tc.get("adversarial"),
             "data": training_data(tc),
             "command": a.command,
