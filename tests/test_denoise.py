@@ -201,17 +201,12 @@ def test_shipped_model_cleans_the_shipped_held_out_clips():
     """The release's quality on the eight shipped held-out pairs (unseen languages and noise
     recordings), streamed hop by hop: mean PESQ-wb 1.49 (noisy 1.09, previous release 1.37),
     SI-SDR 10.6 dB (noisy 4.5). A regression of the model file or of the kernel fails here."""
-    import soundfile as sf
-
-    from rtaudio.tasks.denoise import quality
+    from rtaudio.tasks.denoise import bench_dir, bench_pairs_from, quality
 
     model = DenoiseKernel(MODEL, threads=1)
-    before, after = [], []
-    for noisy_path in sorted((MODEL.parent.parent / "assets" / "denoise").glob("*_noisy.flac")):
-        noisy, rate = sf.read(noisy_path, dtype="float32")
-        clean, _ = sf.read(str(noisy_path).replace("_noisy", "_clean"), dtype="float32")
-        before.append(quality(clean, noisy, rate))
-        after.append(quality(clean, stream_whole(model, noisy), rate))
+    clips = bench_pairs_from(bench_dir())
+    before = [quality(c.reference, c.source, 16000) for c in clips]
+    after = [quality(c.reference, stream_whole(model, c.source), 16000) for c in clips]
     missing = [k for k, v in after[0].items() if v is None]
     assert not missing, f"{missing} need pesq and pystoi (the dev extra installs both)"
     mean = {k: float(np.mean([q[k] for q in after])) for k in ("pesq_wb", "stoi", "si_sdr")}

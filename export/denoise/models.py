@@ -311,6 +311,17 @@ def weights_from_step_graph(path) -> dict[str, torch.Tensor]:
     return state
 
 
+def load_step_graph(path) -> StreamDenoiser:
+    """The torch model of a shipped stream graph (architecture from its card, weights from the graph)."""
+    import json
+    from pathlib import Path
+
+    arch = json.loads(Path(path).with_suffix(".json").read_text())["architecture"]
+    net = build({k: v for k, v in arch.items() if k != "kind"} | {"kind": "stream"})  # the card's kind is prose
+    net.load_state_dict(weights_from_step_graph(path))
+    return net.eval()
+
+
 def config_dict(net: nn.Module) -> dict:
     kind = "stream" if isinstance(net, StreamDenoiser) else "segan"
     return {"kind": kind, **asdict(net.cfg)}

@@ -33,8 +33,6 @@ training on it.
 from __future__ import annotations
 
 import argparse
-import json
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -50,9 +48,10 @@ LOUDNESS_SCALE = 1.866055e-01
 TARGET_POWER = 1e7  # per-sample power after level alignment, 16-bit scale
 #: calibration of this FFT and these bands against P.862's tables: +20 dB is where the score's
 #: correlation with the real PESQ-wb peaks on the dev pairs (264 pairs: Pearson of the P.862.2-mapped
-#: score 0.87 / 0.95 / 0.985 / 0.98 / 0.96 at 0 / 10 / 20 / 30 / 40 dB; 0.979 with the training
-#: limits; ``python -m export.denoise.perceptual``)
-LEVEL_GAIN = 10.0 ** (20.0 / 10.0)
+#: score 0.87 / 0.95 / 0.985 / 0.98 / 0.96 at 0 / 10 / 20 / 30 / 40 dB, 0.979 with the training
+#: limits, the variants made with the stage-4 release; with the stage-5 release's outputs 0.982 /
+#: 0.976 at 20 dB; ``python -m export.denoise.perceptual [--model ...]``)
+LEVEL_DB = 20.0
 ZWICKER_POWER = 0.23
 WINDOW_FRAMES = 20
 #: P.862's limits on the partial frequency (per band) and gain (per frame) compensation ratios
@@ -88,10 +87,12 @@ def band_matrix(n_fft: int = N_FFT, rate: int = RATE, n_bands: int = N_BANDS) ->
 class PesqModel(torch.nn.Module):
     """P.862's perceptual chain as a module (constants as buffers, no parameters).
 
-    ``limit_db``: both compensations limited to +-limit_db; ``None``: P.862's own limits."""
+    ``limit_db``: both compensations limited to +-limit_db; ``None``: P.862's own limits.
+    ``level_db``: the power calibration (:data:`LEVEL_DB`)."""
 
-    def __init__(self, limit_db: float | None = None) -> None:
+    def __init__(self, limit_db: float | None = None, level_db: float = LEVEL_DB) -> None:
         super().__init__()
+        self.power_scale = POWER_SCALE * 10.0 ** (level_db / 10.0)
         if limit_db is None:
             self.freq_limits, self.gain_limits = P862_FREQ_LIMITS, P862_GAIN_LIMITS
         else:
@@ -116,7 +117,7 @@ class PesqModel(torch.nn.Module):
         scale = torch.sqrt(TARGET_POWER / ((x * 32768.0) ** 2).mean(-1, keepdim=True).clamp_min(1e-3))
         spec = torch.stft(x * 32768.0 * scale, N_FFT, HOP, window=self.window, center=False, return_complex=True)
         power = spec.real**2 + spec.imag**2
-        return POWER_SCALE * LEVEL_GAIN * torch.einsum("bkt,kn->btn", power, self.bands)
+        return self.power_scale * torch.einsum("bkt,kn->btn", power, self.bands)
 
     def loudness(self, p: torch.Tensor) -> torch.Tensor:
         t, g = self.thresh, self.gamma
@@ -167,12 +168,14 @@ def _aggregate(frames: torch.Tensor) -> torch.Tensor:
 _MODELS: dict[tuple, PesqModel] = {}
 
 
-def pesq_like(ref: torch.Tensor, deg: torch.Tensor, limit_db: float | None = None) -> torch.Tensor:
+def pesq_like(
+    ref: torch.Tensor, deg: torch.Tensor, limit_db: float | None = None, level_db: float = LEVEL_DB
+) -> torch.Tensor:
     """Per-item raw PESQ-like score of (batch, samples) 16 kHz tensors; ``limit_db=None``: P.862's
-    compensation limits (what the real PESQ forgives)."""
-    key = (limit_db, str(ref.device), LEVEL_GAIN)
+    compensation limits (what the real PESQ forgives). One model per setting and device."""
+    key = (limit_db, level_db, str(ref.device))
     if key not in _MODELS:
-        _MODELS[key] = PesqModel(limit_db).to(ref.device)
+        _MODELS[key] = PesqModel(limit_db, level_db).to(ref.device)
     return _MODELS[key](ref, deg)
 
 
@@ -194,20 +197,14 @@ def main() -> None:
     from scipy.stats import pearsonr, spearmanr
 
     from export.denoise.data import heldout_pairs
-    from export.denoise.models import build, weights_from_step_graph
+    from export.denoise.models import load_step_graph
     from export.denoise.train import enhance, load_checkpoint
 
     ap = argparse.ArgumentParser(description=main.__doc__)
     ap.add_argument("--model", default="rtaudio/models/denoise16k.onnx", help="a .pt checkpoint or a shipped graph")
     ap.add_argument("--levels", type=float, nargs="+", default=[0.0, 10.0, 20.0, 30.0, 40.0])
     a = ap.parse_args()
-    if a.model.endswith(".pt"):
-        net, _ = load_checkpoint(a.model)
-    else:
-        card = json.loads(Path(a.model).with_suffix(".json").read_text())
-        net = build({k: v for k, v in card["architecture"].items() if k != "kind"} | {"kind": "stream"})
-        net.load_state_dict(weights_from_step_graph(a.model), strict=False)
-        net.eval()
+    net = load_checkpoint(a.model)[0] if a.model.endswith(".pt") else load_step_graph(a.model)
     rng = np.random.default_rng(0)
     items = []  # (kind, clean, degraded, real PESQ-wb)
     for _name, noisy, clean in heldout_pairs("dev", 33):
@@ -227,13 +224,10 @@ def main() -> None:
             items.append((kind, clean, deg, pesq(RATE, clean, deg, "wb")))
     kinds = np.array([k for k, *_ in items])
     real = np.array([r for *_, r in items])
-    global LEVEL_GAIN
-    shipped = LEVEL_GAIN
-    for level, limit in [(lv, None) for lv in a.levels] + [(20.0, TRAINING_LIMIT_DB)]:
-        LEVEL_GAIN = 10.0 ** (level / 10.0)
+    pairs = [(torch.from_numpy(c)[None], torch.from_numpy(d)[None]) for _, c, d, _ in items]
+    for level, limit in [(lv, None) for lv in a.levels] + [(LEVEL_DB, TRAINING_LIMIT_DB)]:
         with torch.no_grad():
-            pairs = [(torch.from_numpy(c)[None], torch.from_numpy(d)[None]) for _, c, d, _ in items]
-            ours = np.array([float(pesq_like(c, d, limit)) for c, d in pairs])
+            ours = np.array([float(pesq_like(c, d, limit, level)) for c, d in pairs])
         within = " ".join(
             f"{k} {spearmanr(real[kinds == k], ours[kinds == k])[0]:.2f}" for k in ("noisy", "model", "model-mix")
         )
@@ -243,7 +237,6 @@ def main() -> None:
             f"Spearman {spearmanr(real, ours)[0]:.3f}; model mean {wideband_mos(ours[kinds == 'model']).mean():.2f} "
             f"(real {real[kinds == 'model'].mean():.2f}); within-kind Spearman: {within}"
         )
-    LEVEL_GAIN = shipped
 
 
 if __name__ == "__main__":
