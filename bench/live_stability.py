@@ -6,6 +6,7 @@ burst's delay. Reports xruns (rtaudio's counters and the server's view of who wa
 the reported latency, and the measured delay's drift over the run, as JSON on stdout.
 
     python bench/live_stability.py --minutes 2 --model sinc --in-rate 16000 --mode live
+    python bench/live_stability.py --minutes 0.34 --mode bridge --task denoise --model denoise16k --in-rate 0
 """
 
 from __future__ import annotations
@@ -119,13 +120,17 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--minutes", type=float, default=1.0, help="run length (default 1)")
     parser.add_argument("--mode", choices=("live", "bridge"), default="live")
+    parser.add_argument("--task", default="upsample", help="rtaudio --task (default upsample)")
     parser.add_argument("--model", default="sinc")
-    parser.add_argument("--in-rate", type=int, default=16000, help="declared source band (default 16000)")
+    parser.add_argument(
+        "--in-rate", type=int, default=16000, help="declared source band (default 16000; 0: none, for other tasks)"
+    )
     parser.add_argument("--adaptive", action="store_true", help="pass --adaptive to rtaudio")
     args = parser.parse_args(argv)
     if args.minutes <= 0:
         parser.error("--minutes must be positive")
-    result = run(args.minutes, args.mode, args.model, args.in_rate, ["--adaptive"] if args.adaptive else [])
+    extra = ["--task", args.task] + (["--adaptive"] if args.adaptive else [])
+    result = run(args.minutes, args.mode, args.model, args.in_rate, extra)
     print(json.dumps(result))
     return 0
 
