@@ -7,6 +7,7 @@ tune and report on the same speech.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -25,8 +26,10 @@ def train_audio(corpus: str, rate: int) -> np.ndarray:
         src = np.load(DATA_DIR / corpus / "train.npy", mmap_mode="r")
         CACHE_DIR.mkdir(parents=True, exist_ok=True)
         y = soxr.resample(np.asarray(src), MODEL_RATE, rate, quality="VHQ").astype(np.float32)
-        np.save(cache.with_suffix(".tmp.npy"), y)
-        cache.with_suffix(".tmp.npy").replace(cache)
+        # a per-process temporary name: two trainers started together must not share one
+        tmp = cache.with_suffix(f".{os.getpid()}.tmp.npy")
+        np.save(tmp, y)
+        tmp.replace(cache)
     return np.load(cache, mmap_mode="r")
 
 
