@@ -179,3 +179,22 @@ def test_onset_labels_switch_at_each_audible_onset() -> None:
     labels, since = labels_at_onsets(chord, np.array([0, 20]), np.array([4, 14]))
     np.testing.assert_array_equal(labels, [3] * 14 + [5] * 6)
     np.testing.assert_array_equal(since, list(range(-4, 10)) + list(range(6)))
+
+
+def test_self_fed_inputs_swap_only_the_loss_window_for_the_nets_draws() -> None:
+    import torch
+
+    from export.wavenet.models import WaveNet, WaveNetConfig
+    from export.wavenet.train import self_fed_inputs
+
+    torch.manual_seed(0)
+    net = WaveNet(WaveNetConfig(residual=8, skip=8, head=8, cond=4, dilations=[1, 2, 4]))
+    x = torch.randint(0, 256, (3, 40))
+    chord, inst, since = torch.full_like(x, 5), torch.zeros_like(x), torch.arange(40).expand(3, 40)
+    rng = np.random.default_rng(0)
+    assert torch.equal(self_fed_inputs(net, x, chord, inst, since, 16, 0.0, rng), x)
+    fed = self_fed_inputs(net, x, chord, inst, since, 16, 1.0, rng)
+    assert fed.shape == x.shape and torch.equal(fed[:, :-16], x[:, :-16])  # the past before the window stays real
+    assert (fed[:, -16:] != x[:, -16:]).float().mean() > 0.9  # an untrained net's draws are near uniform
+    half = self_fed_inputs(net, x, chord, inst, since, 16, 0.5, rng)
+    assert 0.2 < (half[:, -16:] != x[:, -16:]).float().mean() < 0.8

@@ -6,7 +6,9 @@ loss covers the last ``segment`` (every position there sees real audio, no paddi
 ``p_onset`` of the crops is placed so a chord onset falls in the first half of the loss window:
 onsets are where the conditioning decides what sounds (after one, the waveform's past predicts
 most of the future). ``input_noise`` jitters the inputs (not the targets) by up to that many
-classes, so the net learns to continue from its own noisy draws.
+classes, so the net learns to continue from its own noisy draws. ``self_feed`` goes further
+(parallel scheduled sampling, Duckworth et al. 2019): that share of the loss window's inputs is
+replaced by the net's own one-step draws, the kind of past it feeds itself when it plays.
 A model with an ``excitation`` (``model.excitation: 6``) is trained on labels that switch at each
 chord's audible onset (``audio_onsets`` of the data) and hears the chord's excitation from that
 sample on (:func:`rtaudio.tasks.generate.excitation`), as the generator plays it.
@@ -102,6 +104,32 @@ def noisy_inputs(x: torch.Tensor, max_sigma: float, rng: np.random.Generator) ->
     sigma = torch.from_numpy(rng.uniform(0, max_sigma, (x.shape[0], 1)).astype(np.float32))
     jitter = torch.round(torch.randn(x.shape) * sigma).long()
     return (x + jitter).clamp(0, 255)
+
+
+def self_fed_inputs(
+    net: WaveNet,
+    x_in: torch.Tensor,
+    chord: torch.Tensor,
+    inst: torch.Tensor,
+    since: torch.Tensor,
+    tail: int,
+    share: float,
+    rng: np.random.Generator,
+) -> torch.Tensor:
+    """Inputs with a ``share`` of the loss window replaced by the net's own draws.
+
+    Free-running, every input is a draw of the net; under teacher forcing it never sees one, so
+    it never learns to recover from its own mistakes and drifts to noise when it plays. One
+    extra forward pass without gradient draws every window sample from the net's prediction
+    given the real past; targets stay real.
+    """
+    with torch.no_grad():
+        logits = next_logits(net, x_in, chord, inst, since, tail)  # (B, classes, tail): x_in[-tail:]
+        draws = torch.distributions.Categorical(logits=logits.transpose(1, 2)).sample()
+    swap = torch.from_numpy(rng.random(draws.shape) < share)
+    out = x_in.clone()
+    out[:, -tail:] = torch.where(swap, draws, x_in[:, -tail:])
+    return out
 
 
 def bits(
@@ -223,6 +251,8 @@ def main() -> None:
                 g["lr"] = lr_at(step)
             x, chord, inst, since = train.batch(cfg["batch"], tail)
             x_in = noisy_inputs(x, cfg.get("input_noise", 0.0), rng)
+            if cfg.get("self_feed", 0.0):
+                x_in = self_fed_inputs(net, x_in, chord, inst, since, tail, cfg["self_feed"], rng)
             loss = bits(net, x, chord, inst, since, tail, x_in)
             disc = torch.zeros(())
             if cfg.get("disc_weight", 0.0):
