@@ -6,7 +6,7 @@ faithful SEGAN, in one run on the same held-out noisy files.
 
 Held-out set: ``data/denoise/test`` (``python -m export.denoise.data``): speech of languages
 never trained on, mixed with noise recordings/realisations never trained on, 0-15 dB SNR.
-Figures per row: PESQ-wb, STOI, SI-SDR (means over files; also per noise kind), RTF on 1 and 2
+Figures per row: PESQ-wb, STOI, SI-SDR (means over files; also per noise kind and per input-SNR band), RTF on 1 and 2
 cores (compute time / audio time over the whole set), latency. The shipped model is run exactly
 as the engine streams it (:func:`rtaudio.engine.stream.stream_whole`, hop by hop, state
 carried). The row "at 48 kHz" is the same model as a 48 kHz device runs it (the task's plan
@@ -37,14 +37,23 @@ KEYS = ("pesq_wb", "stoi", "si_sdr")
 DEVICE_RATE = 48000
 
 
-def _summary(scores: list[dict], kinds: list[str]) -> dict:
+#: input-SNR bands (dB) of the by-SNR figures: where a denoiser wins can depend on how noisy it is
+SNR_BANDS = ((0.0, 5.0), (5.0, 10.0), (10.0, 15.0))
+
+
+def _means(scores: list[dict], keep: list[bool]) -> dict:
+    return {k: round(float(np.mean([s[k] for s, m in zip(scores, keep, strict=True) if m])), 3) for k in KEYS}
+
+
+def _summary(scores: list[dict], kinds: list[str], snrs: list[float | None]) -> dict:
     out = {k: round(float(np.mean([s[k] for s in scores])), 4) for k in KEYS}
-    out["by_noise"] = {
-        kind: {
-            k: round(float(np.mean([s[k] for s, n in zip(scores, kinds, strict=True) if n == kind])), 3) for k in KEYS
-        }
-        for kind in sorted(set(kinds))
-    }
+    out["by_noise"] = {kind: _means(scores, [n == kind for n in kinds]) for kind in sorted(set(kinds))}
+    if all(v is not None for v in snrs):  # sets with a known mixing SNR per file
+        out["by_snr"] = {}
+        for lo, hi in SNR_BANDS:
+            keep = [lo <= v < hi or (hi == SNR_BANDS[-1][1] and v == hi) for v in snrs]
+            if any(keep):
+                out["by_snr"][f"{lo:g}-{hi:g} dB"] = {"files": sum(keep), **_means(scores, keep)}
     return out
 
 
@@ -78,6 +87,14 @@ def markdown(result: dict) -> str:
     for name, r in result["rows"].items():
         if "by_noise" in r:
             lines.append(f"| {name} | " + " | ".join(f"{r['by_noise'][k]['pesq_wb']:.2f}" for k in kinds) + " |")
+    bands = next((r["by_snr"] for r in result["rows"].values() if "by_snr" in r), None)
+    if bands:
+        heads = [f"{b} ({v['files']} files)" for b, v in bands.items()]
+        lines += ["", "PESQ-wb by input SNR:", "", "| row | " + " | ".join(heads) + " |"]
+        lines.append("|---" * (len(bands) + 1) + "|")
+        for name, r in result["rows"].items():
+            if "by_snr" in r:
+                lines.append(f"| {name} | " + " | ".join(f"{v['pesq_wb']:.3f}" for v in r["by_snr"].values()) + " |")
     return "\n".join(lines)
 
 
@@ -98,6 +115,8 @@ def main() -> None:
     manifest = json.loads(Path(f"data/denoise/{a.set}/manifest.json").read_text())
     kind_of = {it["file"]: it["noise"] for it in manifest["items"]}
     kinds = [kind_of[name] for name, _, _ in pairs]
+    snr_of = {it["file"]: it.get("snr_db") for it in manifest["items"]}
+    snrs = [snr_of[name] for name, _, _ in pairs]
     timed = pairs[:: max(1, len(pairs) // a.rtf_files)][: a.rtf_files]
     timed_s = sum(len(x) for _, x, _ in timed) / RATE
     load0 = os.getloadavg()
@@ -106,7 +125,7 @@ def main() -> None:
     def measure(name: str, enhance, rtf_run=None, latency_ms=None, **info) -> None:
         t0 = time.perf_counter()
         scores = [quality(clean, enhance(noisy), RATE) for _, noisy, clean in pairs]
-        row = {**_summary(scores, kinds), "latency_ms": latency_ms, **info}
+        row = {**_summary(scores, kinds, snrs), "latency_ms": latency_ms, **info}
         if rtf_run is not None:
             row["rtf_1core"] = _rtf(rtf_run, timed, timed_s, 1)
             row["rtf_2core"] = _rtf(rtf_run, timed, timed_s, 2)
@@ -127,7 +146,7 @@ def main() -> None:
             peer_name,
             lambda x, p=peer: p(x, RATE),
             lambda x, t, p=peer: p(x, RATE),
-            latency_ms=round(peer.latency_ms + 10.0, 1),  # + one 10 ms frame of buffering
+            latency_ms=round(peer.live_latency_ms, 1),
             version=peer.version,
             algorithmic_delay_ms=round(peer.latency_ms, 1),
         )

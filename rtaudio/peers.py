@@ -54,7 +54,13 @@ class Peer:
 
     @property
     def latency_ms(self) -> float:
+        """The algorithmic delay (what is removed from every output)."""
         return 1000.0 * self.delay / PEER_RATE
+
+    @property
+    def live_latency_ms(self) -> float:
+        """What a live stream hears: the algorithmic delay plus one 10 ms frame of buffering."""
+        return self.latency_ms + 1000.0 * FRAME / PEER_RATE
 
 
 def _fit(y: np.ndarray, n: int) -> np.ndarray:

@@ -251,3 +251,47 @@ def test_cli_rejects_bad_options() -> None:
     assert res.returncode == 2 and b"Traceback" not in res.stderr
     res = run_cli("bench", "--quick", "--json", "/nonexistent/folder/bench.json")  # refused before measuring
     assert res.returncode == 2 and b"cannot write" in res.stderr and b"Traceback" not in res.stderr
+
+
+def test_denoise_bench_measures_the_peers_on_the_same_clips(monkeypatch) -> None:
+    from rtaudio import peers
+    from rtaudio.tasks.denoise import quality
+
+    report = run_bench(BenchConfig(task="denoise", clips=2, max_seconds=2.0))
+    rows = {r["model"]: r for r in report["peers"]["16000->16000"]}
+    assert set(rows) == {"noisy input", *peers.PEERS}
+    clips = eval_clips_for_denoise(report)
+    noisy = [quality(c.reference, c.source, 16000)["pesq_wb"] for c in clips]
+    assert rows["noisy input"]["pesq_wb"] == pytest.approx(float(np.mean(noisy)), abs=1e-6)
+    for name in peers.PEERS:  # the peers extra may be absent: then a row saying why, never an error
+        r = rows[name]
+        if "unavailable" in r:
+            assert r["unavailable"].startswith("unavailable: ")
+        else:
+            assert math.isfinite(r["pesq_wb"]) and r["rtf"] > 0 and 10 <= r["latency_ms"] <= 100
+    con = Console(record=True, width=220, no_color=True)
+    for table in report_tables(report):
+        con.print(table)
+    text = con.export_text()
+    assert "noisy input" in text and "rnnoise" in text and "deepfilternet3" in text
+
+    monkeypatch.setattr(peers, "load_peer", lambda name, calibration=None: "unavailable: not here")
+    missing = run_bench(BenchConfig(task="denoise", clips=1, max_seconds=1.0))
+    assert [r.get("unavailable") for r in missing["peers"]["16000->16000"][1:]] == ["unavailable: not here"] * 2
+    con = Console(record=True, width=220, no_color=True)
+    for table in report_tables(missing):
+        con.print(table)
+    assert "not here" in con.export_text()
+
+
+def eval_clips_for_denoise(report: dict) -> list:
+    from rtaudio.tasks.denoise import bench_dir, bench_pairs_from
+
+    names = report["config"]["clips"]["16000->16000"]
+    clips = [c for c in bench_pairs_from(bench_dir(), None, report["config"]["clip_seconds"]) if c.name in names]
+    assert len(clips) == len(names)
+    return clips
+
+
+def test_tasks_without_peers_report_none(report: dict) -> None:
+    assert report["peers"] == {f"{a}->{b}": [] for a, b in PAIRS}

@@ -127,6 +127,8 @@ def run_bench(
         "backends": {b: backend_state(b) for b in config.backends},
         "faithful": {"present": faithful_present, "note": _faithful_note(config, results, faithful_present)},
         "results": [report_row(r) for r in results if r is not None],
+        # other projects' processors on the same clips, in the same run (the task's own peers)
+        "peers": {f"{a}->{b}": task.bench_peers(clip_sets[(a, b)], (a, b)) for a, b in pairs},
     }
 
 

@@ -70,7 +70,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         "streaming RTF (median and p95 over chunks), chunk compute p50/p99, algorithmic latency, peak memory, "
         "parameters, quality against the reference, and streaming parity (streamed vs offline SNR, same seed) "
         "with the largest chunk-boundary error. upsample: 16->48, 24->48 and 8->16 kHz, LSD, LSD-HF and SNR, "
-        "with the sinc and linear baselines in the same table; vocode: resynthesis at the vocoder's rate. "
+        "with the sinc and linear baselines in the same table; vocode: resynthesis at the vocoder's rate; "
+        "denoise: PESQ-wb, STOI and SI-SDR on held-out noisy speech, with the noisy input, RNNoise and "
+        "DeepFilterNet3 (the peers extra; a missing one is a row saying why) on the same clips. "
         "Figures depend on what else the machine is doing.",
     )
     p.add_argument("--task", default="upsample", help=f"task to measure ({', '.join(TASKS)}; default upsample)")
@@ -243,6 +245,8 @@ def report_tables(report: dict[str, Any]) -> list:
         notes: list[str] = []  # long reasons go under the table, numbered, so rows stay one line
         for (model, steps), by_backend in grouped.items():
             table.add_row(*_row_cells(model, steps, by_backend, backends, quality, notes))
+        for peer in report.get("peers", {}).get(f"{a}->{b}", []):
+            table.add_row(*_peer_cells(peer, backends, quality, notes))
         faithful = report["faithful"]
         if not faithful["present"]:  # say so in the table: the comparison the reader looks for is absent
             if not any(r["faithful"] for r in rows):
@@ -314,6 +318,32 @@ def _row_cells(
         f"{m['parity_snr_db']:.1f}",
         f"{m['boundary_err_dbfs']:.1f}",
         _num(m["peak_rss_mb"], ".0f"),
+    ]
+
+
+def _peer_cells(
+    peer: dict[str, Any], backends: list[str], quality: list[dict[str, Any]], notes: list[str]
+) -> list[str]:
+    """A peer's row: run whole clips outside the engine, so no chunk, parity or memory figures;
+    its RTF (one CPU thread) sits in the first backend's column."""
+    name = peer["model"] + ("" if peer["model"] == "noisy input" else " (peer)")
+    if "unavailable" in peer:
+        notes.append(f"{peer['model']}: {peer['unavailable']}")
+        return [name, "-", "-", "-", f"unavailable [{len(notes)}]", *["-"] * (len(backends) + len(quality) + 3)]
+    if peer.get("version"):
+        notes.append(f"{peer['model']}: {peer['version']}; latency = algorithmic delay + one 10 ms frame")
+    rtf = "-" if peer["model"] == "noisy input" else _rtf(peer["rtf"])
+    return [
+        name,
+        "-",
+        "-",
+        _num(peer["latency_ms"], ".1f"),
+        *[rtf if i == 0 else "-" for i in range(len(backends))],
+        "-",
+        *(_num(peer.get(f["key"]), f["fmt"]) for f in quality),
+        "-",
+        "-",
+        "-",
     ]
 
 

@@ -238,6 +238,12 @@ class Task:
         """The quality figures of one output of ``model`` (keys of :attr:`figures`; ``None``: not available here)."""
         raise NotImplementedError
 
+    def bench_peers(self, clips: Sequence[BenchClip], pair: tuple[int, int]) -> list[dict[str, Any]]:
+        """Other projects' processors measured on the same ``clips`` beside the engine's rows (none
+        by default): each a dict with ``model``, ``version``, ``latency_ms``, ``rtf`` and the
+        :attr:`figures` keys, or ``model`` and ``unavailable`` (why it could not run)."""
+        return []
+
     @property
     def quality_keys(self) -> tuple[str, ...]:
         """The JSON keys of :attr:`figures`, in order."""
