@@ -260,7 +260,7 @@ def test_denoise_bench_measures_the_peers_on_the_same_clips(monkeypatch) -> None
     report = run_bench(BenchConfig(task="denoise", clips=2, max_seconds=2.0))
     rows = {r["model"]: r for r in report["peers"]["16000->16000"]}
     assert set(rows) == {"noisy input", *peers.PEERS}
-    clips = eval_clips_for_denoise(report)
+    clips = _denoise_bench_clips(report)
     noisy = [quality(c.reference, c.source, 16000)["pesq_wb"] for c in clips]
     assert rows["noisy input"]["pesq_wb"] == pytest.approx(float(np.mean(noisy)), abs=1e-6)
     for name in peers.PEERS:  # the peers extra may be absent: then a row saying why, never an error
@@ -284,7 +284,7 @@ def test_denoise_bench_measures_the_peers_on_the_same_clips(monkeypatch) -> None
     assert "not here" in con.export_text()
 
 
-def eval_clips_for_denoise(report: dict) -> list:
+def _denoise_bench_clips(report: dict) -> list:
     from rtaudio.tasks.denoise import bench_dir, bench_pairs_from
 
     names = report["config"]["clips"]["16000->16000"]
