@@ -27,7 +27,7 @@ from rtaudio.benchmark.machine import peak_rss_mb, reset_peak_rss
 from rtaudio.engine.processor import process_offline
 from rtaudio.engine.scheduler import ChunkStats
 from rtaudio.registry import ModelInfo, Plan, get_task
-from rtaudio.tasks.task import BenchClip
+from rtaudio.tasks.task import BenchClip, BenchPeer, Task
 
 _DB_FLOOR = -200.0  # an exact match reports this instead of -inf (JSON has no infinity)
 
@@ -125,6 +125,26 @@ def boundary_errors(streamed: np.ndarray, offline: np.ndarray, proc: Any) -> tup
 def _mean(rows: list[dict[str, Any]], key: str) -> float | None:
     values = [r[key] for r in rows if r.get(key) is not None]
     return float(np.mean(values)) if values else None
+
+
+def run_peer(peer: BenchPeer, task: Task, pair: tuple[int, int], clips: list[BenchClip]) -> dict[str, Any]:
+    """A peer's report row: the task's quality figures (means over ``clips``, as for a case), its
+    RTF over whole clips (compute / audio, one call per clip) and latency; or why it is missing."""
+    row: dict[str, Any] = {"model": peer.name, "is_input": peer.is_input}
+    if peer.run is None:
+        return {**row, "unavailable": peer.unavailable}
+    info = ModelInfo(peer.name, task.name, {"name": peer.name, "kind": "peer"}, None)
+    scores, compute = [], 0.0
+    for clip in clips:
+        mono = clip.source if clip.source.ndim == 1 else clip.source.mean(axis=1)
+        t0 = time.perf_counter()
+        out = peer.run(mono, pair[0])
+        compute += time.perf_counter() - t0
+        scores.append(task.quality(clip, out, pair, info))
+    audio_s = sum(len(c.source) for c in clips) / pair[0]
+    quality = {key: _mean(scores, key) for key in task.quality_keys}
+    rtf = None if peer.is_input else compute / audio_s
+    return {**row, "version": peer.version, "latency_ms": peer.latency_ms, "rtf": rtf, **quality}
 
 
 def run_case(

@@ -12,7 +12,7 @@ from dataclasses import asdict, replace
 from typing import Any
 
 from rtaudio.backends import BACKENDS
-from rtaudio.benchmark.case import CaseResult, run_case
+from rtaudio.benchmark.case import CaseResult, run_case, run_peer
 from rtaudio.benchmark.config import BUDGET_NOTE, QUICK_BUDGET_S, QUICK_CLIPS, QUICK_SECONDS, SCHEMA, BenchConfig
 from rtaudio.benchmark.facts import backend_state, is_faithful, steps_for
 from rtaudio.benchmark.machine import machine_info
@@ -128,7 +128,12 @@ def run_bench(
         "faithful": {"present": faithful_present, "note": _faithful_note(config, results, faithful_present)},
         "results": [report_row(r) for r in results if r is not None],
         # other projects' processors on the same clips, in the same run (the task's own peers)
-        "peers": {f"{a}->{b}": task.bench_peers(clip_sets[(a, b)], (a, b)) for a, b in pairs},
+        "peers": {
+            f"{a}->{b}": [
+                run_peer(peer, task, (a, b), clip_sets[(a, b)]) for peer in task.bench_peers(clip_sets[(a, b)], (a, b))
+            ]
+            for a, b in pairs
+        },
     }
 
 

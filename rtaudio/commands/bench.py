@@ -326,19 +326,18 @@ def _peer_cells(
 ) -> list[str]:
     """A peer's row: run whole clips outside the engine, so no chunk, parity or memory figures;
     its RTF (one CPU thread) sits in the first backend's column."""
-    name = peer["model"] + ("" if peer["model"] == "noisy input" else " (peer)")
+    name = peer["model"] + ("" if peer["is_input"] else " (peer)")
     if "unavailable" in peer:
         notes.append(f"{peer['model']}: {peer['unavailable']}")
         return [name, "-", "-", "-", f"unavailable [{len(notes)}]", *["-"] * (len(backends) + len(quality) + 3)]
     if peer.get("version"):
         notes.append(f"{peer['model']}: {peer['version']}; latency = algorithmic delay + one 10 ms frame")
-    rtf = "-" if peer["model"] == "noisy input" else _rtf(peer["rtf"])
     return [
         name,
         "-",
         "-",
         _num(peer["latency_ms"], ".1f"),
-        *[rtf if i == 0 else "-" for i in range(len(backends))],
+        *[_rtf(peer["rtf"]) if i == 0 else "-" for i in range(len(backends))],
         "-",
         *(_num(peer.get(f["key"]), f["fmt"]) for f in quality),
         "-",

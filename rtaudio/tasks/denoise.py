@@ -33,7 +33,7 @@ from rtaudio.backends import open_model
 from rtaudio.cards import load_card
 from rtaudio.engine.rate_stream import at_rates
 from rtaudio.engine.stream import WholeStream
-from rtaudio.tasks.task import BenchClip, Figure, ModelError, ModelInfo, Plan, Request, Task, check_rate
+from rtaudio.tasks.task import BenchClip, BenchPeer, Figure, ModelError, ModelInfo, Plan, Request, Task, check_rate
 
 #: the step graph's state inputs every model has (output names: ``y`` and each state with
 #: ``_in`` -> ``_out``); a model may carry more, listed after these in its card's ``state_shapes``
@@ -323,43 +323,19 @@ class DenoiseTask(Task):
     ) -> dict[str, float | None]:
         return quality(clip.reference, estimate, pair[1])
 
-    def bench_peers(self, clips: Sequence[BenchClip], pair: tuple[int, int]) -> list[dict[str, Any]]:
-        """The noisy input itself, RNNoise and DeepFilterNet3 (the ``peers`` extra) on the same clips:
-        each peer runs a whole clip as one stream (its own state, its measured delay removed)."""
-        import time
-
+    def bench_peers(self, clips: Sequence[BenchClip], pair: tuple[int, int]) -> list[BenchPeer]:
+        """The noisy input itself, RNNoise and DeepFilterNet3 (the ``peers`` extra); each peer runs a
+        whole clip as one stream (its own state, its delay, measured on a clean clip, removed)."""
         from rtaudio.peers import PEERS, load_peer
 
-        rate = pair[0]
-
-        def measured(name: str, run: Any, latency_ms: float, **info: Any) -> dict[str, Any]:
-            scores, compute = [], 0.0
-            for clip in clips:
-                mono = clip.source if clip.source.ndim == 1 else clip.source.mean(axis=1)
-                t0 = time.perf_counter()
-                out = run(mono)
-                compute += time.perf_counter() - t0
-                scores.append(quality(clip.reference, out, rate))
-            means = {k: _mean([s[k] for s in scores]) for k in scores[0]}
-            audio_s = sum(len(c.source) for c in clips) / rate
-            return {"model": name, **info, "latency_ms": latency_ms, "rtf": compute / audio_s, **means}
-
-        rows = [measured("noisy input", lambda x: x, 0.0)]
-        calibration = (clips[0].reference, rate)
+        peers = [BenchPeer("noisy input", lambda x, rate: x, is_input=True)]
         for name in PEERS:
-            peer = load_peer(name, calibration)
+            peer = load_peer(name, (clips[0].reference, pair[0]))
             if isinstance(peer, str):
-                rows.append({"model": name, "unavailable": peer})
+                peers.append(BenchPeer(name, None, unavailable=peer))
             else:
-                rows.append(
-                    measured(name, lambda x, p=peer: p(x, rate), round(peer.live_latency_ms, 1), version=peer.version)
-                )
-        return rows
-
-
-def _mean(values: list[float | None]) -> float | None:
-    kept = [v for v in values if v is not None]
-    return float(np.mean(kept)) if kept else None
+                peers.append(BenchPeer(name, peer, round(peer.live_latency_ms, 1), peer.version))
+        return peers
 
 
 DENOISE = DenoiseTask()

@@ -11,7 +11,7 @@ go through tasks only; nothing else branches on a task's name.
 from __future__ import annotations
 
 import argparse
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -153,6 +153,20 @@ class BenchClip:
     cheap: bool = False  # --quick: figures that cost seconds per clip (ViSQOL) are skipped (None)
 
 
+@dataclass(frozen=True)
+class BenchPeer:
+    """Another project's processor (or the unprocessed input) that ``rtaudio bench`` runs on the
+    task's clips beside the engine's rows: ``run(mono clip, rate)`` -> same length, aligned; or
+    ``run`` ``None`` and ``unavailable`` saying why."""
+
+    name: str
+    run: Callable[[np.ndarray, int], np.ndarray] | None
+    latency_ms: float = 0.0
+    version: str = ""
+    unavailable: str = ""
+    is_input: bool = False  # the unprocessed input: quality only, no speed figure
+
+
 class Task:
     """A kind of processing (upsample, vocode, ...): subclass it, then register one instance.
 
@@ -238,10 +252,8 @@ class Task:
         """The quality figures of one output of ``model`` (keys of :attr:`figures`; ``None``: not available here)."""
         raise NotImplementedError
 
-    def bench_peers(self, clips: Sequence[BenchClip], pair: tuple[int, int]) -> list[dict[str, Any]]:
-        """Other projects' processors measured on the same ``clips`` beside the engine's rows (none
-        by default): each a dict with ``model``, ``version``, ``latency_ms``, ``rtf`` and the
-        :attr:`figures` keys, or ``model`` and ``unavailable`` (why it could not run)."""
+    def bench_peers(self, clips: Sequence[BenchClip], pair: tuple[int, int]) -> list[BenchPeer]:
+        """Other projects' processors the bench measures on the same ``clips`` (none by default)."""
         return []
 
     @property
