@@ -9,7 +9,7 @@ import sys
 
 from setuptools import Extension, setup
 
-flags = [] if sys.platform == "win32" else ["-O3", "-ffp-contract=off", "-fno-math-errno"]
+flags = [] if sys.platform == "win32" else ["-O3", "-ffp-contract=off", "-fno-math-errno", "-fno-trapping-math", "-Wno-psabi"]
 if flags and platform.machine() in ("x86_64", "AMD64"):
     flags.append("-mprefer-vector-width=512")  # a tuning hint for the AVX-512 path; requires no ISA
 setup(ext_modules=[Extension("rtaudio._wavenet", ["rtaudio/_wavenet.c"], extra_compile_args=flags)])

@@ -11,11 +11,16 @@
  * calls; ``e_t`` is an optional per-sample term (the chord excitation's projection, computed by
  * the caller for each block), so a block costs no Python call per sample.
  *
+ * Speed: the arithmetic is written once on 16-float vectors (GCC vector extensions) and every
+ * channel count is zero-padded to a multiple of 16, so each matrix-vector product is whole
+ * vectors: several output vectors and input splits accumulate in registers at once (independent
+ * add chains keep both vector ports busy), and the activations and the sampler are vector code
+ * too. The one serial part left is the inverse-CDF walk, done lane-major (see sample_impl).
+ *
  * Build: portable flags only. On x86-64 the hot loop is compiled three times (baseline, AVX2,
- * AVX-512) and chosen at run time; -ffp-contract=off keeps every path bitwise identical (no
- * FMA), so a seed gives the same take on any x86-64 machine.
- * Weights are stored input-major ([in][out]) so every inner loop runs over contiguous
- * outputs and auto-vectorises without reassociating sums.
+ * AVX-512) and chosen at run time. Every operation is elementwise on the same 16-lane vectors
+ * in the same order on every path, and -ffp-contract=off forbids FMA contraction, so the three
+ * paths are bitwise identical: a seed gives the same take on any x86-64 machine.
  * The GIL is released while the recurrence runs; one kernel object serves one thread.
  */
 #define PY_SSIZE_T_CLEAN
@@ -25,19 +30,26 @@
 #include <string.h>
 
 #define NCLASS 256
+#define VL 16 /* floats per vector */
+
+typedef float vf __attribute__((vector_size(64)));
+typedef int32_t vi __attribute__((vector_size(64)));
+typedef float vf8 __attribute__((vector_size(32)));
+typedef double vd8 __attribute__((vector_size(64)));
 
 typedef struct {
     PyObject_HEAD
-    int L, R, S, H;
+    int L, R, S, H;     /* the model's channel counts */
+    int Rp, Sp, Hp;     /* the same, padded to whole vectors */
     int *dil;
-    size_t *qoff;   /* float offset of each layer's queue */
-    float *mem;     /* one block for weights, queues and scratch */
+    int *pos;           /* per layer: t mod dilation, the queue slot of x[t-d] */
+    size_t *qoff;       /* float offset of each layer's queue */
+    float *mem;         /* one 64-byte aligned block for weights, queues and scratch */
     float *embed, *wd, *bd, *cond, *bias, *wo, *bo, *w1, *b1, *w2, *b2;
     float *queue;
-    float *x, *in2, *z, *h, *y, *skip, *h1, *logits;
-    double *cdf;
-    uint64_t t;     /* steps taken since reset (indexes the queues) */
-    int last;       /* class fed into the next generated step */
+    float *x, *in2, *zb, *z, *h, *y, *skip, *h1, *logits, *e;
+    uint64_t t;         /* steps taken since reset */
+    int last;           /* class fed into the next generated step */
     int busy;
 } Kernel;
 
@@ -45,72 +57,163 @@ typedef struct {
 
 #define INLINE static inline __attribute__((always_inline))
 
-/* exp on float32 without libm calls (so loops of it vectorise): round-to-nearest range
- * reduction by the 1.5 * 2^23 trick, degree-6 Taylor on |r| <= ln2/2 (rel. error ~1.2e-7). */
-INLINE float wn_exp(float x) {
-    x = x < -87.0f ? -87.0f : x;
-    x = x > 88.0f ? 88.0f : x;
-    float n = (x * 1.44269504f + 12582912.0f) - 12582912.0f;
-    float r = x - n * 0.693145752f;
+INLINE vf vload(const float *p) { return *(const vf *)p; }      /* p is 64-byte aligned */
+INLINE void vstore(float *p, vf v) { *(vf *)p = v; }
+/* (the arithmetic mixes vectors with scalars freely: GCC broadcasts a scalar operand) */
+INLINE vf vselect(vi mask, vf a, vf b) { return (vf)(((vi)a & mask) | ((vi)b & ~mask)); }
+INLINE vf vmax(vf a, vf b) { return vselect(a > b, a, b); }
+
+/* exp on float32 without libm calls: round-to-nearest range reduction by the 1.5 * 2^23
+ * trick, degree-6 Taylor on |r| <= ln2/2 (rel. error ~1.2e-7 against numpy's). */
+INLINE vf vexp(vf x) {
+    const vf zero = {0};
+    x = vselect(x < -87.0f, zero - 87.0f, x);
+    x = vselect(x > 88.0f, zero + 88.0f, x);
+    vf n = (x * 1.44269504f + 12582912.0f) - 12582912.0f;
+    vf r = x - n * 0.693145752f;
     r = r - n * 1.42860677e-6f;
-    float p = 1.0f + r * (1.0f + r * (0.5f + r * (0.166666667f + r * (0.0416666667f + r * (0.00833333333f + r * 0.00138888889f)))));
-    int32_t bits = ((int32_t)n + 127) << 23;
-    float s;
-    memcpy(&s, &bits, sizeof s);
-    return p * s;
+    vf p = 1.0f + r * (1.0f + r * (0.5f + r * (0.166666667f + r * (0.0416666667f + r * (0.00833333333f + r * 0.00138888889f)))));
+    vi bits = (__builtin_convertvector(n, vi) + 127) << 23;
+    return p * (vf)bits;
 }
 
-/* y[j] += sum_i W[i][j] x[i], in order of i (four rows per pass keep y in registers longer) */
-INLINE void matvec_acc(float *restrict y, const float *restrict W, const float *restrict x, int nin, int nout) {
-    int i = 0;
-    for (; i + 4 <= nin; i += 4) {
-        const float *restrict w0 = W + (size_t)i * nout, *restrict w1 = w0 + nout, *restrict w2 = w1 + nout,
-                    *restrict w3 = w2 + nout;
-        const float x0 = x[i], x1 = x[i + 1], x2 = x[i + 2], x3 = x[i + 3];
-        for (int j = 0; j < nout; j++) y[j] = y[j] + w0[j] * x0 + w1[j] * x1 + w2[j] * x2 + w3[j] * x3;
+/* y[0:NV*LANES] = b + sum_i W[i][0:NV*LANES] x[i] over nin inputs (a multiple of 16; W rows
+ * ldw floats apart), in vectors VT of the dispatch target's own width (LANES floats) so that
+ * accumulators stay in registers. The inputs are cut into SPL equal runs with their own
+ * accumulators, so NV * SPL independent add chains are in flight; the runs are summed in a
+ * fixed order. ATTR: the dispatch target the chunk is compiled for. */
+#define MATVEC_CHUNK(ATTR, NAME, VT, NV, SPL)                                                                 \
+    ATTR INLINE void NAME(float *restrict y, const float *restrict b, const float *restrict W, int ldw,       \
+                          const float *restrict x, int nin) {                                                 \
+        enum { LANES = sizeof(VT) / sizeof(float) };                                                          \
+        VT acc[SPL][NV];                                                                                      \
+        _Pragma("GCC unroll 16") for (int p = 0; p < SPL; p++)                                                \
+            _Pragma("GCC unroll 16") for (int v = 0; v < NV; v++) acc[p][v] = (VT){0};                       \
+        const int run = nin / SPL;                                                                            \
+        for (int i = 0; i < run; i++) {                                                                       \
+            _Pragma("GCC unroll 16") for (int p = 0; p < SPL; p++) {                                          \
+                const int ii = p * run + i;                                                                   \
+                const float xi = x[ii];                                                                       \
+                const float *restrict w = W + (size_t)ii * ldw;                                               \
+                _Pragma("GCC unroll 16") for (int v = 0; v < NV; v++)                                         \
+                    acc[p][v] = acc[p][v] + *(const VT *)(w + LANES * v) * xi;                                \
+            }                                                                                                 \
+        }                                                                                                     \
+        _Pragma("GCC unroll 16") for (int v = 0; v < NV; v++) {                                               \
+            VT s = *(const VT *)(b + LANES * v);                                                              \
+            _Pragma("GCC unroll 16") for (int p = 0; p < SPL; p++) s = s + acc[p][v];                         \
+            *(VT *)(y + LANES * v) = s;                                                                       \
+        }                                                                                                     \
     }
-    for (; i < nin; i++) {
-        const float *restrict w = W + (size_t)i * nout;
-        const float xi = x[i];
-        for (int j = 0; j < nout; j++) y[j] = y[j] + w[j] * xi;
-    }
-}
 
-/* One step: input class -> k->logits; eb: this sample's gate-bias increment (L * 2R) or NULL. */
-INLINE void step_impl(Kernel *k, int input, const float *restrict eb) {
-    const int R = k->R, S = k->S, H = k->H, R2 = 2 * k->R, RS = k->R + k->S;
+/* The input-run count of a matrix with nout outputs. It depends on the shape only, so every
+ * path sums each output in the same order; how many vectors one pass keeps in registers
+ * (P4, P2, P1 for 4, 2, 1 runs) is the path's own choice and changes no result. */
+INLINE int runs_for(int nout) { return nout <= VL ? 4 : nout <= 4 * VL ? 2 : 1; }
+
+/* y = b + W x for nout outputs (a multiple of 16), W input-major with rows ldw floats apart */
+#define MATVEC(ATTR, SCOPE, SUF, VT, P4, P2, P1)                                                              \
+    MATVEC_CHUNK(ATTR, mv##SUF##_wide4, VT, P4, 4) MATVEC_CHUNK(ATTR, mv##SUF##_wide2, VT, P2, 2)             \
+    MATVEC_CHUNK(ATTR, mv##SUF##_wide1, VT, P1, 1) MATVEC_CHUNK(ATTR, mv##SUF##_one4, VT, 1, 4)               \
+    MATVEC_CHUNK(ATTR, mv##SUF##_one2, VT, 1, 2) MATVEC_CHUNK(ATTR, mv##SUF##_rest1, VT, 1, 1)               \
+    MATVEC_CHUNK(ATTR, mv##SUF##_rest2, VT, 2, 1) MATVEC_CHUNK(ATTR, mv##SUF##_rest3, VT, 3, 1)               \
+    MATVEC_CHUNK(ATTR, mv##SUF##_rest4, VT, 4, 1) MATVEC_CHUNK(ATTR, mv##SUF##_rest5, VT, 5, 1)               \
+    MATVEC_CHUNK(ATTR, mv##SUF##_rest6, VT, 6, 1) MATVEC_CHUNK(ATTR, mv##SUF##_rest7, VT, 7, 1)               \
+    ATTR SCOPE void matvec##SUF(float *restrict y, const float *restrict b, const float *restrict W, int ldw,  \
+                                const float *restrict x, int nin, int nout) {                                 \
+        enum { LANES = sizeof(VT) / sizeof(float) };                                                          \
+        const int nvec = nout / LANES, spl = runs_for(nout);                                                  \
+        int o = 0;                                                                                            \
+        if (spl == 4) {                                                                                       \
+            for (; o + P4 <= nvec; o += P4) mv##SUF##_wide4(y + LANES * o, b + LANES * o, W + LANES * o, ldw, x, nin); \
+            for (; o < nvec; o++) mv##SUF##_one4(y + LANES * o, b + LANES * o, W + LANES * o, ldw, x, nin);   \
+        } else if (spl == 2) {                                                                                \
+            for (; o + P2 <= nvec; o += P2) mv##SUF##_wide2(y + LANES * o, b + LANES * o, W + LANES * o, ldw, x, nin); \
+            for (; o < nvec; o++) mv##SUF##_one2(y + LANES * o, b + LANES * o, W + LANES * o, ldw, x, nin);   \
+        } else {                                                                                              \
+            for (; o + P1 <= nvec; o += P1) mv##SUF##_wide1(y + LANES * o, b + LANES * o, W + LANES * o, ldw, x, nin); \
+            float *yo = y + LANES * o;                                                                        \
+            const float *bo = b + LANES * o, *Wo = W + LANES * o;                                             \
+            switch (nvec - o) { /* P1 <= 8 */                                                                 \
+                case 1: mv##SUF##_rest1(yo, bo, Wo, ldw, x, nin); break;                                      \
+                case 2: mv##SUF##_rest2(yo, bo, Wo, ldw, x, nin); break;                                      \
+                case 3: mv##SUF##_rest3(yo, bo, Wo, ldw, x, nin); break;                                      \
+                case 4: mv##SUF##_rest4(yo, bo, Wo, ldw, x, nin); break;                                      \
+                case 5: mv##SUF##_rest5(yo, bo, Wo, ldw, x, nin); break;                                      \
+                case 6: mv##SUF##_rest6(yo, bo, Wo, ldw, x, nin); break;                                      \
+                case 7: mv##SUF##_rest7(yo, bo, Wo, ldw, x, nin); break;                                      \
+                default: break;                                                                               \
+            }                                                                                                 \
+        }                                                                                                     \
+    }
+
+typedef float vf4 __attribute__((vector_size(16)));
+/* baseline x86-64 (16 SSE registers of 4 floats) and other machines */
+MATVEC(, INLINE, _base, vf4, 2, 4, 8)
+#if defined(__x86_64__) && defined(__GNUC__)
+#define HAVE_X86_PATHS 1
+#define TARGET_AVX2 __attribute__((target("avx2")))
+#define TARGET_AVX512 __attribute__((target("avx512f,avx512vl,avx2")))
+MATVEC(TARGET_AVX2, static, _avx2, vf8, 2, 4, 8)    /* 16 registers of 8 floats */
+MATVEC(TARGET_AVX512, static, _avx512, vf, 1, 4, 8) /* 32 registers of 16 floats */
+#define MATVEC_OF(k, isa, name, y, b, off, ldw, x, nin, nout)                                                 \
+    ((isa) == 2   ? matvec_avx512(y, b, (k)->name + (off), ldw, x, nin, nout)                                 \
+     : (isa) == 1 ? matvec_avx2(y, b, (k)->name + (off), ldw, x, nin, nout)                                   \
+                  : matvec_base(y, b, (k)->name + (off), ldw, x, nin, nout))
+#else
+#define MATVEC_OF(k, isa, name, y, b, off, ldw, x, nin, nout) matvec_base(y, b, (k)->name + (off), ldw, x, nin, nout)
+#endif
+
+/* One step: input class -> k->logits; eb: this sample's gate-bias increment (L * 2R, the
+ * model's unpadded layout) or NULL. */
+INLINE void step_impl(Kernel *k, int input, const float *restrict eb, const int isa) {
+    const int R = k->R, Rp = k->Rp, Sp = k->Sp, Hp = k->Hp, R2p = 2 * k->Rp, RSp = k->Rp + k->Sp;
     float *restrict x = k->x, *restrict in2 = k->in2, *restrict z = k->z, *restrict h = k->h;
     float *restrict y = k->y, *restrict skip = k->skip;
-    memcpy(x, k->embed + (size_t)input * R, sizeof(float) * R);
-    for (int j = 0; j < S; j++) skip[j] = 0.0f;
+    const float *emb = k->embed + (size_t)input * Rp;
+    for (int j = 0; j < Rp; j += VL) vstore(x + j, vload(emb + j));
+    for (int j = 0; j < Sp; j += VL) vstore(skip + j, (vf){0});
     for (int l = 0; l < k->L; l++) {
-        const int d = k->dil[l];
-        float *restrict slot = k->queue + k->qoff[l] + (size_t)(k->t % (uint64_t)d) * R;
-        memcpy(in2, slot, sizeof(float) * R); /* x[t-d] (zeros before the stream start) */
-        memcpy(in2 + R, x, sizeof(float) * R);
-        memcpy(slot, x, sizeof(float) * R);
-        memcpy(z, k->bias + (size_t)l * R2, sizeof(float) * R2);
-        if (eb)
-            for (int j = 0; j < R2; j++) z[j] = z[j] + eb[(size_t)l * R2 + j];
-        matvec_acc(z, k->wd + (size_t)l * R2 * R2, in2, R2, R2);
-        for (int j = 0; j < R; j++) {
-            const float th = 1.0f - 2.0f / (wn_exp(2.0f * z[j]) + 1.0f);
-            const float sg = 1.0f / (1.0f + wn_exp(-z[R + j]));
-            h[j] = th * sg;
+        float *restrict slot = k->queue + k->qoff[l] + (size_t)k->pos[l] * Rp;
+        if (++k->pos[l] == k->dil[l]) k->pos[l] = 0;
+        for (int j = 0; j < Rp; j += VL) {
+            vstore(in2 + j, vload(slot + j)); /* x[t-d] (zeros before the stream start) */
+            vstore(in2 + Rp + j, vload(x + j));
+            vstore(slot + j, vload(x + j));
         }
-        memcpy(y, k->bo + (size_t)l * RS, sizeof(float) * RS);
-        matvec_acc(y, k->wo + (size_t)l * R * RS, h, R, RS);
-        for (int j = 0; j < R; j++) x[j] = x[j] + y[j];
-        for (int j = 0; j < S; j++) skip[j] = skip[j] + y[R + j];
+        const float *zbias = k->bias + (size_t)l * R2p;
+        if (eb) {
+            float *restrict zb = k->zb;
+            memcpy(zb, zbias, sizeof(float) * R2p);
+            const float *e = eb + (size_t)l * 2 * R;
+            for (int j = 0; j < R; j++) {
+                zb[j] = zb[j] + e[j];
+                zb[Rp + j] = zb[Rp + j] + e[R + j];
+            }
+            zbias = zb;
+        }
+        MATVEC_OF(k, isa, wd, z, zbias, (size_t)l * R2p * R2p, R2p, in2, R2p, R2p);
+        for (int j = 0; j < Rp; j += VL) {
+            const vf th = 1.0f - 2.0f / (vexp(2.0f * vload(z + j)) + 1.0f);
+            const vf sg = 1.0f / (1.0f + vexp(-vload(z + Rp + j)));
+            vstore(h + j, th * sg);
+        }
+        const size_t wo = (size_t)l * Rp * RSp;
+        const float *bo = k->bo + (size_t)l * RSp;
+        if (l + 1 < k->L) { /* the last layer's residual output feeds nothing */
+            MATVEC_OF(k, isa, wo, y, bo, wo, RSp, h, Rp, RSp);
+            for (int j = 0; j < Rp; j += VL) vstore(x + j, vload(x + j) + vload(y + j));
+        } else {
+            MATVEC_OF(k, isa, wo, y + Rp, bo + Rp, wo + Rp, RSp, h, Rp, Sp);
+        }
+        for (int j = 0; j < Sp; j += VL) vstore(skip + j, vload(skip + j) + vload(y + Rp + j));
     }
     k->t++;
-    for (int j = 0; j < S; j++) skip[j] = skip[j] > 0.0f ? skip[j] : 0.0f;
-    float *restrict h1 = k->h1, *restrict lg = k->logits;
-    memcpy(h1, k->b1, sizeof(float) * H);
-    matvec_acc(h1, k->w1, skip, S, H);
-    for (int j = 0; j < H; j++) h1[j] = h1[j] > 0.0f ? h1[j] : 0.0f;
-    memcpy(lg, k->b2, sizeof(float) * NCLASS);
-    matvec_acc(lg, k->w2, h1, H, NCLASS);
+    for (int j = 0; j < Sp; j += VL) vstore(skip + j, vmax(vload(skip + j), (vf){0}));
+    float *restrict h1 = k->h1;
+    MATVEC_OF(k, isa, w1, h1, k->b1, 0, Hp, skip, Sp, Hp);
+    for (int j = 0; j < Hp; j += VL) vstore(h1 + j, vmax(vload(h1 + j), (vf){0}));
+    MATVEC_OF(k, isa, w2, k->logits, k->b2, 0, NCLASS, h1, Hp, NCLASS);
 }
 
 static uint64_t mix64(uint64_t z) {
@@ -126,41 +229,61 @@ static double uniform_at(uint64_t seed, uint64_t pos) {
     return (double)(mix64(mix64(seed) + pos) >> 11) * (1.0 / 9007199254740992.0);
 }
 
-/* Draw a class from softmax(logits / temperature) (argmax when temperature <= 0). */
+/* Draw a class from softmax(logits / temperature) (argmax when temperature <= 0).
+ *
+ * Inverse CDF in lane-major class order: lane j (0..15) holds classes j, 16 + j, ..., 240 + j;
+ * the CDF runs through lane 0's classes, then lane 1's, ...: C(j, k) = before_j + part_j(k),
+ * part_j(k) the running float64 sum of the lane's first k + 1 weights, before_j the running sum
+ * of the lanes' totals. Any fixed class order samples the same distribution; this one makes
+ * the 256 running sums 16 vector adds. kernels/wavenet/reference.py mirrors it exactly. */
 INLINE int sample_impl(Kernel *k, double u, float temperature) {
     const float *restrict lg = k->logits;
-    int best = 0;
-    for (int c = 1; c < NCLASS; c++)
-        if (lg[c] > lg[best]) best = c;
-    if (!(temperature > 0.0f)) return best;
-    const float m = lg[best], inv_t = 1.0f / temperature;
-    float e[NCLASS];
-    for (int c = 0; c < NCLASS; c++) e[c] = wn_exp((lg[c] - m) * inv_t);
-    double acc = 0.0;
-    for (int c = 0; c < NCLASS; c++) {
-        acc += (double)e[c];
-        k->cdf[c] = acc;
+    vf mv = vload(lg);
+    for (int c = VL; c < NCLASS; c += VL) mv = vmax(mv, vload(lg + c));
+    float m = mv[0];
+    for (int j = 1; j < VL; j++) m = mv[j] > m ? mv[j] : m;
+    if (!(temperature > 0.0f)) {
+        for (int c = 0; c < NCLASS; c++)
+            if (lg[c] == m) return c;
+        return 0;
     }
-    const double target = u * acc;
-    for (int c = 0; c < NCLASS; c++)
-        if (k->cdf[c] > target) return c;
-    return best; /* unreachable: cdf[255] = acc > target */
+    const float inv_t = 1.0f / temperature;
+    float *restrict e = k->e;
+    vd8 lo = {0}, hi = {0};
+    for (int c = 0; c < NCLASS; c += VL) {
+        const vf ev = vexp((vload(lg + c) - m) * inv_t);
+        vstore(e + c, ev);
+        lo = lo + __builtin_convertvector(__builtin_shufflevector(ev, ev, 0, 1, 2, 3, 4, 5, 6, 7), vd8);
+        hi = hi + __builtin_convertvector(__builtin_shufflevector(ev, ev, 8, 9, 10, 11, 12, 13, 14, 15), vd8);
+    }
+    double before[VL + 1];
+    before[0] = 0.0;
+    for (int j = 0; j < VL; j++) before[j + 1] = before[j] + (j < 8 ? lo[j] : hi[j - 8]);
+    const double target = u * before[VL];
+    int j = 0;
+    while (j < VL - 1 && !(before[j + 1] > target)) j++;
+    double part = 0.0;
+    for (int c = j; c < NCLASS; c += VL) {
+        part += (double)e[c];
+        if (before[j] + part > target) return c;
+    }
+    return NCLASS - VL + j; /* unreachable: before[j] + part_j(15) = before[j + 1] > target */
 }
 
-INLINE void forward_impl(Kernel *k, const uint8_t *in, Py_ssize_t n, float *out, const float *eb) {
+INLINE void forward_impl(Kernel *k, const uint8_t *in, Py_ssize_t n, float *out, const float *eb, const int isa) {
     const size_t row = (size_t)k->L * 2 * k->R;
     for (Py_ssize_t i = 0; i < n; i++) {
-        step_impl(k, in[i], eb ? eb + (size_t)i * row : NULL);
+        step_impl(k, in[i], eb ? eb + (size_t)i * row : NULL, isa);
         if (out) memcpy(out + (size_t)i * NCLASS, k->logits, sizeof(float) * NCLASS);
     }
 }
 
 INLINE void generate_impl(Kernel *k, uint8_t *out, Py_ssize_t n, uint64_t seed, uint64_t pos, float temperature,
-                          const float *eb) {
+                          const float *eb, const int isa) {
     const size_t row = (size_t)k->L * 2 * k->R;
     int cls = k->last;
     for (Py_ssize_t i = 0; i < n; i++) {
-        step_impl(k, cls, eb ? eb + (size_t)i * row : NULL);
+        step_impl(k, cls, eb ? eb + (size_t)i * row : NULL, isa);
         cls = sample_impl(k, uniform_at(seed, pos + (uint64_t)i), temperature);
         out[i] = (uint8_t)cls;
     }
@@ -168,27 +291,26 @@ INLINE void generate_impl(Kernel *k, uint8_t *out, Py_ssize_t n, uint64_t seed, 
 }
 
 static void forward_generic(Kernel *k, const uint8_t *in, Py_ssize_t n, float *out, const float *eb) {
-    forward_impl(k, in, n, out, eb);
+    forward_impl(k, in, n, out, eb, 0);
 }
 static void generate_generic(Kernel *k, uint8_t *out, Py_ssize_t n, uint64_t seed, uint64_t pos, float t,
                              const float *eb) {
-    generate_impl(k, out, n, seed, pos, t, eb);
+    generate_impl(k, out, n, seed, pos, t, eb, 0);
 }
 
-#if defined(__x86_64__) && defined(__GNUC__)
-#define HAVE_X86_PATHS 1
-#define X86_PATH(isa, target_list)                                                                              \
-    __attribute__((target(target_list))) static void forward_##isa(Kernel *k, const uint8_t *in, Py_ssize_t n,   \
+#ifdef HAVE_X86_PATHS
+#define X86_PATH(name, target_list, isa)                                                                             \
+    target_list static void forward_##name(Kernel *k, const uint8_t *in, Py_ssize_t n,   \
                                                                   float *out, const float *eb) {              \
-        forward_impl(k, in, n, out, eb);                                                                     \
+        forward_impl(k, in, n, out, eb, isa);                                                                  \
     }                                                                                                        \
-    __attribute__((target(target_list))) static void generate_##isa(Kernel *k, uint8_t *out, Py_ssize_t n,     \
+    target_list static void generate_##name(Kernel *k, uint8_t *out, Py_ssize_t n,     \
                                                                    uint64_t seed, uint64_t pos, float t,      \
                                                                    const float *eb) {                         \
-        generate_impl(k, out, n, seed, pos, t, eb);                                                          \
+        generate_impl(k, out, n, seed, pos, t, eb, isa);                                                       \
     }
-X86_PATH(avx2, "avx2")
-X86_PATH(avx512, "avx512f,avx512vl,avx2")
+X86_PATH(avx2, TARGET_AVX2, 1)
+X86_PATH(avx512, TARGET_AVX512, 2)
 #endif
 
 static void (*forward_fn)(Kernel *, const uint8_t *, Py_ssize_t, float *, const float *) = forward_generic;
@@ -208,19 +330,58 @@ static int take_floats(PyObject *obj, Py_ssize_t count, float *dst, const char *
     return ok ? 0 : -1;
 }
 
+/* One axis of a weight array: n = a + b entries (b = 0 when the axis is not split in halves)
+ * stored at [0, a) and [ap, ap + b) of the padded axis, whose length is `padded`. */
+typedef struct {
+    int a, b, ap, padded;
+} Axis;
+
+static int axis_at(Axis ax, int i) { return i < ax.a ? i : ax.ap + (i - ax.a); }
+
+/* Copy a float32 array of shape (count, rows.a + rows.b, cols.a + cols.b) into dst's padded
+ * (count, rows.padded, cols.padded) layout; the padding stays zero. */
+static int take_padded(PyObject *obj, int count, Axis rows, Axis cols, float *dst, const char *what) {
+    const int nr = rows.a + rows.b, nc = cols.a + cols.b;
+    const size_t n = (size_t)count * nr * nc;
+    float *tmp = malloc(sizeof(float) * n);
+    if (!tmp) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    if (take_floats(obj, (Py_ssize_t)n, tmp, what) < 0) {
+        free(tmp);
+        return -1;
+    }
+    for (int l = 0; l < count; l++)
+        for (int r = 0; r < nr; r++)
+            for (int c = 0; c < nc; c++)
+                dst[((size_t)l * rows.padded + axis_at(rows, r)) * cols.padded + axis_at(cols, c)] =
+                    tmp[((size_t)l * nr + r) * nc + c];
+    free(tmp);
+    return 0;
+}
+
 static void Kernel_dealloc(Kernel *k) {
     free(k->mem);
     free(k->dil);
+    free(k->pos);
     free(k->qoff);
-    free(k->cdf);
     Py_TYPE(k)->tp_free((PyObject *)k);
 }
 
 static void reset_state(Kernel *k) {
-    size_t qn = k->qoff[k->L];
-    memset(k->queue, 0, sizeof(float) * qn);
+    memset(k->queue, 0, sizeof(float) * k->qoff[k->L]);
+    for (int l = 0; l < k->L; l++) k->pos[l] = 0;
     k->t = 0;
     k->last = 128; /* mu-law class of 0.0 */
+}
+
+static int pad16(int n) { return (n + VL - 1) / VL * VL; }
+
+/* Per-layer gate biases in the padded layout: bias = b_dil + cond (both (L, 2Rp)). */
+static void refresh_bias(Kernel *k) {
+    const size_t n = (size_t)k->L * 2 * k->Rp;
+    for (size_t i = 0; i < n; i++) k->bias[i] = k->bd[i] + k->cond[i];
 }
 
 static int Kernel_init(Kernel *k, PyObject *args, PyObject *kw) {
@@ -239,16 +400,17 @@ static int Kernel_init(Kernel *k, PyObject *args, PyObject *kw) {
         PyErr_SetString(PyExc_ValueError, "bad WaveNet shape");
         return -1;
     }
-    free(k->mem); free(k->dil); free(k->qoff); free(k->cdf);
+    free(k->mem); free(k->dil); free(k->pos); free(k->qoff);
     k->mem = NULL;
     k->dil = malloc(sizeof(int) * L);
+    k->pos = malloc(sizeof(int) * L);
     k->qoff = malloc(sizeof(size_t) * (L + 1));
-    k->cdf = malloc(sizeof(double) * NCLASS);
-    if (!k->dil || !k->qoff || !k->cdf) {
+    if (!k->dil || !k->pos || !k->qoff) {
         Py_DECREF(seq);
         PyErr_NoMemory();
         return -1;
     }
+    const int Rp = pad16(R), Sp = pad16(S), Hp = pad16(H);
     size_t q = 0;
     for (int l = 0; l < L; l++) {
         long d = PyLong_AsLong(PySequence_Fast_GET_ITEM(seq, l));
@@ -259,17 +421,19 @@ static int Kernel_init(Kernel *k, PyObject *args, PyObject *kw) {
         }
         k->dil[l] = (int)d;
         k->qoff[l] = q;
-        q += (size_t)d * R;
+        q += (size_t)d * Rp;
     }
     k->qoff[L] = q;
     Py_DECREF(seq);
     k->L = L; k->R = R; k->S = S; k->H = H;
-    const size_t R2 = 2 * (size_t)R, RS = (size_t)R + S;
-    size_t sizes[] = {NCLASS * (size_t)R, L * R2 * R2, L * R2, L * R2, L * R2, L * R * RS, L * RS,
-                      (size_t)S * H, (size_t)H, (size_t)H * NCLASS, NCLASS,
-                      q, (size_t)R, R2, R2, (size_t)R, RS, (size_t)S, (size_t)H, NCLASS};
+    k->Rp = Rp; k->Sp = Sp; k->Hp = Hp;
+    const size_t R2p = 2 * (size_t)Rp, RSp = (size_t)Rp + Sp;
+    size_t sizes[] = {NCLASS * (size_t)Rp, L * R2p * R2p, L * R2p, L * R2p, L * R2p, L * Rp * RSp, L * RSp,
+                      (size_t)Sp * Hp, (size_t)Hp, (size_t)Hp * NCLASS, NCLASS,
+                      q, (size_t)Rp, R2p, R2p, R2p, (size_t)Rp, RSp, (size_t)Sp, (size_t)Hp, NCLASS, NCLASS};
     float **ptrs[] = {&k->embed, &k->wd, &k->bd, &k->cond, &k->bias, &k->wo, &k->bo, &k->w1, &k->b1, &k->w2,
-                      &k->b2, &k->queue, &k->x, &k->in2, &k->z, &k->h, &k->y, &k->skip, &k->h1, &k->logits};
+                      &k->b2, &k->queue, &k->x, &k->in2, &k->zb, &k->z, &k->h, &k->y, &k->skip, &k->h1,
+                      &k->logits, &k->e};
     const int nb = (int)(sizeof sizes / sizeof sizes[0]);
     size_t total = 0;
     for (int i = 0; i < nb; i++) total += (sizes[i] + 15) & ~(size_t)15; /* 64-byte aligned pieces */
@@ -284,12 +448,20 @@ static int Kernel_init(Kernel *k, PyObject *args, PyObject *kw) {
         *ptrs[i] = p;
         p += (sizes[i] + 15) & ~(size_t)15;
     }
-    const char *what[] = {"embed", "w_dil", "b_dil", "w_out", "b_out", "w_head1", "b_head1", "w_head2", "b_head2"};
-    float *dst[] = {k->embed, k->wd, k->bd, k->wo, k->bo, k->w1, k->b1, k->w2, k->b2};
-    size_t cnt[] = {sizes[0], sizes[1], sizes[2], sizes[5], sizes[6], sizes[7], sizes[8], sizes[9], sizes[10]};
-    for (int i = 0; i < 9; i++)
-        if (take_floats(a[i], (Py_ssize_t)cnt[i], dst[i], what[i]) < 0) return -1;
-    memcpy(k->bias, k->bd, sizeof(float) * L * R2);
+    const Axis one = {1, 0, 1, 1}, res = {R, 0, Rp, Rp}, halves = {R, R, Rp, 2 * Rp};
+    const Axis res_skip = {R, S, Rp, (int)RSp}, skip = {S, 0, Sp, Sp}, head = {H, 0, Hp, Hp};
+    const Axis classes = {NCLASS, 0, NCLASS, NCLASS};
+    if (take_padded(a[0], 1, classes, res, k->embed, "embed") < 0 ||
+        take_padded(a[1], L, halves, halves, k->wd, "w_dil") < 0 ||
+        take_padded(a[2], L, one, halves, k->bd, "b_dil") < 0 ||
+        take_padded(a[3], L, res, res_skip, k->wo, "w_out") < 0 ||
+        take_padded(a[4], L, one, res_skip, k->bo, "b_out") < 0 ||
+        take_padded(a[5], 1, skip, head, k->w1, "w_head1") < 0 ||
+        take_padded(a[6], 1, one, head, k->b1, "b_head1") < 0 ||
+        take_padded(a[7], 1, head, classes, k->w2, "w_head2") < 0 ||
+        take_padded(a[8], 1, one, classes, k->b2, "b_head2") < 0)
+        return -1;
+    refresh_bias(k);
     reset_state(k);
     return 0;
 }
@@ -309,10 +481,9 @@ static int claim(Kernel *k) {
 
 static PyObject *Kernel_set_cond(Kernel *k, PyObject *arg) {
     if (claim(k) < 0) return NULL;
-    const size_t n = (size_t)k->L * 2 * k->R;
-    int rc = take_floats(arg, (Py_ssize_t)n, k->cond, "cond");
-    if (rc == 0)
-        for (size_t i = 0; i < n; i++) k->bias[i] = k->bd[i] + k->cond[i];
+    const Axis one = {1, 0, 1, 1}, halves = {k->R, k->R, k->Rp, 2 * k->Rp};
+    int rc = take_padded(arg, k->L, one, halves, k->cond, "cond");
+    if (rc == 0) refresh_bias(k);
     k->busy = 0;
     if (rc < 0) return NULL;
     Py_RETURN_NONE;

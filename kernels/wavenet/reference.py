@@ -37,14 +37,27 @@ def uniforms(seed: int, start: int, n: int) -> np.ndarray:
     return (z >> np.uint64(11)).astype(np.float64) * (1.0 / 9007199254740992.0)
 
 
+LANES = 16  # the kernel's vector width in floats: its CDF runs lane by lane
+
+
 def sample(logits: np.ndarray, u: float, temperature: float) -> int:
-    """Inverse-CDF draw from softmax(logits / temperature); argmax when temperature <= 0."""
+    """Inverse-CDF draw from softmax(logits / temperature); argmax when temperature <= 0.
+
+    The CDF runs in the kernel's lane-major class order: lane ``j`` holds classes ``j, 16 + j,
+    ..., 240 + j``; ``C(j, k) = before_j + part_j(k)``, ``part_j`` the float64 running sum
+    down the lane, ``before_j`` the running sum of the lane totals. Any fixed order samples the
+    same distribution; this one is the kernel's (16 vector adds), summed in its order.
+    """
     best = int(np.argmax(logits))
     if not temperature > 0:
         return best
     e = np.exp((logits - logits[best]) * np.float32(1.0 / np.float32(temperature)))
-    cdf = np.cumsum(e.astype(np.float64))
-    return int(np.searchsorted(cdf, u * cdf[-1], side="right"))
+    part = np.cumsum(e.astype(np.float64).reshape(-1, LANES), axis=0)  # [k, j]: class LANES * k + j
+    before = np.concatenate([[0.0], np.cumsum(part[-1])])
+    cdf = (before[:LANES] + part).T.ravel()  # lane-major: index LANES * j + k
+    idx = min(int(np.searchsorted(cdf, u * before[-1], side="right")), NCLASS - 1)
+    lane, k = divmod(idx, len(part))
+    return LANES * k + lane
 
 
 class ReferenceKernel:
