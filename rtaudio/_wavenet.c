@@ -253,8 +253,10 @@ INLINE int sample_impl(Kernel *k, double u, float temperature) {
     for (int c = 0; c < NCLASS; c += VL) {
         const vf ev = vexp((vload(lg + c) - m) * inv_t);
         vstore(e + c, ev);
-        lo = lo + __builtin_convertvector(__builtin_shufflevector(ev, ev, 0, 1, 2, 3, 4, 5, 6, 7), vd8);
-        hi = hi + __builtin_convertvector(__builtin_shufflevector(ev, ev, 8, 9, 10, 11, 12, 13, 14, 15), vd8);
+        vf8 half[2]; /* memcpy, not __builtin_shufflevector: that needs GCC 12 */
+        memcpy(half, &ev, sizeof half);
+        lo = lo + __builtin_convertvector(half[0], vd8);
+        hi = hi + __builtin_convertvector(half[1], vd8);
     }
     double before[VL + 1];
     before[0] = 0.0;
