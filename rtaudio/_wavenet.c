@@ -13,9 +13,11 @@
  *
  * Speed: the arithmetic is written once on 16-float vectors (GCC vector extensions) and every
  * channel count is zero-padded to a multiple of 16, so each matrix-vector product is whole
- * vectors: several output vectors and input splits accumulate in registers at once (independent
- * add chains keep both vector ports busy), and the activations and the sampler are vector code
- * too. The one serial part left is the inverse-CDF walk, done lane-major (see sample_impl).
+ * vectors: several output vectors and input runs accumulate in registers at once (independent
+ * add chains, so no add waits on the one before), in the dispatch target's own vector width,
+ * and the activations and the sampler are vector code too. The one serial part left is the
+ * inverse-CDF walk, done lane-major (see sample_impl). What bounds a step now is streaming
+ * every weight from L2 once per sample (kernels/README.md).
  *
  * Build: portable flags only. On x86-64 the hot loop is compiled three times (baseline, AVX2,
  * AVX-512) and chosen at run time. Every operation is elementwise on the same 16-lane vectors
