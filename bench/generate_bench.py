@@ -6,15 +6,19 @@ full-recompute WaveNet in one run; held-out bits per sample; pitch correctness p
 [--nll-seconds 10] [--pitch-seconds 2] [--instruments piano,organ,...] [--temperatures 1.0]``
 
 - **Speed**: samples/s and RTF at 16 kHz on one thread: the native kernel (``rtaudio._wavenet``,
-  as the generator runs it; also its baseline-ISA path in a subprocess), the numpy reference of
-  the same recurrence (``kernels/wavenet/reference.py``, one numpy call per matrix per sample)
-  and the naive WaveNet that recomputes the network over one receptive field for every sample.
-  The kernel and the reference alternate, three runs each, and the best of each is kept (a
+  as the generator runs it, in its default int8 arithmetic and in float32; also its AVX2 and
+  baseline-ISA paths in subprocesses), the numpy reference of the recurrence in float32
+  (``kernels/wavenet/reference.py``, one numpy call per matrix per sample; its int8 mirror adds
+  numpy calls to every product and runs ~4x slower, so the float32 reference is the stricter
+  denominator of the ratio) and the naive WaveNet that
+  recomputes the network over one receptive field for every sample. The kernel's two
+  precisions and the reference alternate, three runs each, and the best of each is kept (a
   single short run of either moves the ratio by 20 % on a shared machine).
   Also whole-process ``rtaudio generate`` (CPU time of the process, import and model load
   included, over the audio length), and the paper-sized configuration's kernel speed (random
   weights of its shape: speed does not depend on the values).
-- **Held-out NLL**: bits/sample of the native kernel's teacher-forced predictions on the first
+- **Held-out NLL**: bits/sample of the native kernel's teacher-forced predictions (int8, and
+  float32: the quantization's cost) on the first
   ``--nll-seconds`` of every held-out file (``data/wavenet/test.npz``: voicing inv1_o4 and the
   TimGM6mb guitar, never trained on), with each file's own per-sample labels; the first
   receptive field of each file is context only.
@@ -42,6 +46,7 @@ from kernels.wavenet.reference import ReferenceKernel, naive_generate, random_we
 from rtaudio import _wavenet
 from rtaudio.tasks.generate import (
     INSTRUMENTS,
+    KERNEL_PRECISION,
     QUALITIES,
     Chord,
     WaveNetGenerator,
@@ -55,8 +60,8 @@ ROOT = Path(__file__).resolve().parent.parent  # the checkout: kernels/, data/
 PAPER = {"residual": 64, "skip": 256, "head": 256, "cond": 32, "dilations": [2**i for i in range(10)] * 3}
 
 
-def native_speed(weights: WaveNetWeights, seconds: float) -> dict:
-    gen = WaveNetGenerator(weights, "C:maj")
+def native_speed(weights: WaveNetWeights, seconds: float, precision: str = KERNEL_PRECISION) -> dict:
+    gen = WaveNetGenerator(weights, "C:maj", precision=precision)
     n = -(-round(seconds * RATE) // gen.block) * gen.block
     gen.render(gen.block * 10)  # warm caches
     t0 = time.perf_counter()
@@ -83,12 +88,12 @@ def naive_speed(weights: WaveNetWeights, n: int) -> dict:
     return {"samples": n, "seconds": dt, "samples_per_s": n / dt, "rtf": dt * RATE / n}
 
 
-def isa_speed(model: Path, seconds: float, isa: str) -> dict:
+def isa_speed(model: Path, seconds: float, isa: str, precision: str = KERNEL_PRECISION) -> dict:
     """The kernel capped at ``isa`` (``baseline``: portable x86-64; ``avx2``), in a subprocess."""
     code = (
         f"import json,sys; sys.path.insert(0,{str(ROOT)!r}); from pathlib import Path; "
         "from bench.generate_bench import native_speed; from rtaudio.tasks.generate import WaveNetWeights; "
-        f"print(json.dumps(native_speed(WaveNetWeights.load(Path({str(model)!r})), {seconds})))"
+        f"print(json.dumps(native_speed(WaveNetWeights.load(Path({str(model)!r})), {seconds}, {precision!r})))"
     )
     env = {**os.environ, "RTAUDIO_WAVENET_ISA": isa}
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
@@ -111,7 +116,9 @@ def whole_process(model: Path, seconds: float) -> dict:
             "rtf_reported": summary["rtf"]}  # fmt: skip
 
 
-def heldout_bits(weights: WaveNetWeights, seconds: float, data: Path, shift: int = 0) -> dict:
+def heldout_bits(
+    weights: WaveNetWeights, seconds: float, data: Path, shift: int = 0, precision: str = KERNEL_PRECISION
+) -> dict:
     """Teacher-forced bits/sample of the native kernel over held-out files (per-sample labels).
 
     ``shift`` moves every chord label's root by that many semitones (a wrong chord): the rise in
@@ -125,7 +132,7 @@ def heldout_bits(weights: WaveNetWeights, seconds: float, data: Path, shift: int
     manifest = json.loads((data.parent / "manifest.json").read_text())
     held = [f for f in manifest["files"] if f["part"] == "test"]
     rf = weights.receptive_field
-    k = weights.kernel()
+    k = weights.kernel(precision)
     per_group: dict[str, list[float]] = {}
     total_bits, total_n = 0.0, 0
     for i, (lo, hi) in enumerate(zip(files[:-1], files[1:], strict=True)):
@@ -206,7 +213,8 @@ def main(argv: list[str] | None = None) -> None:
         "params": w.card.get("params"),
         "macs_per_sample": w.card.get("macs_per_sample"),
         "receptive_field": w.receptive_field,
-        "kernel_isa": _wavenet.isa,
+        "kernel_isa": {"int8": _wavenet.isa_int8, "float32": _wavenet.isa},
+        "kernel_precision": KERNEL_PRECISION,
         "machine": {
             "cpu": platform.processor() or platform.machine(),
             "cores": os.cpu_count(),
@@ -217,22 +225,29 @@ def main(argv: list[str] | None = None) -> None:
     }
     if "speed" not in skip:
         print("speed ...", flush=True)
-        # the ratio's two sides alternate, best of three each: one short run of either is noisy
-        nat, ref = None, None
+        # the ratio's sides alternate, best of three each: one short run of either is noisy
+        best: dict[str, dict] = {}
         for _ in range(3):
-            n, r = native_speed(w, a.speed_seconds), reference_speed(w, 4000)
-            nat = n if nat is None or n["seconds"] < nat["seconds"] else nat
-            ref = r if ref is None or r["seconds"] < ref["seconds"] else ref
-        nat["best_of"] = ref["best_of"] = 3
+            runs = {
+                "native": native_speed(w, a.speed_seconds),
+                "native_float32": native_speed(w, a.speed_seconds, "float32"),
+                "numpy_reference": reference_speed(w, 4000),
+            }
+            for name, r in runs.items():
+                if name not in best or r["seconds"] < best[name]["seconds"]:
+                    best[name] = r | {"best_of": 3}
+        nat, ref = best["native"], best["numpy_reference"]
         naive = naive_speed(w, 40)
         paper_w = random_weights(PAPER["dilations"], PAPER["residual"], PAPER["skip"], PAPER["head"], PAPER["cond"])
         report["speed"] = {
-            "native": nat,
+            **best,
             "native_avx2": isa_speed(a.model, a.speed_seconds / 2, "avx2"),
+            "native_avx2_float32": isa_speed(a.model, a.speed_seconds / 2, "avx2", "float32"),
             "native_baseline_isa": isa_speed(a.model, a.speed_seconds / 2, "baseline"),
-            "numpy_reference": ref,
             "naive_full_recompute": naive,
             "native_vs_reference": nat["samples_per_s"] / ref["samples_per_s"],
+            "native_float32_vs_reference": best["native_float32"]["samples_per_s"] / ref["samples_per_s"],
+            "int8_vs_float32": nat["samples_per_s"] / best["native_float32"]["samples_per_s"],
             "native_vs_naive": nat["samples_per_s"] / naive["samples_per_s"],
             "whole_process": whole_process(a.model, a.speed_seconds),
             "paper_config_native": native_speed(paper_w, 2.0) | {"macs_per_sample": paper_macs()},
@@ -242,6 +257,9 @@ def main(argv: list[str] | None = None) -> None:
         report["heldout"] = heldout_bits(w, a.nll_seconds, a.data)
         wrong = heldout_bits(w, a.nll_seconds, a.data, shift=5)
         report["heldout"]["bits_per_sample_wrong_chord"] = wrong["bits_per_sample"]
+        report["heldout"]["bits_per_sample_float32"] = heldout_bits(w, a.nll_seconds, a.data, precision="float32")[
+            "bits_per_sample"
+        ]
         report["heldout"]["marginal_bits"] = marginal_bits(a.data)
         report["data_pitch_accuracy"] = data_pitch_accuracy(a.data, 1.0)  # every chord is held >= 1.2 s
     if "pitch" not in skip:
@@ -265,15 +283,19 @@ def paper_macs() -> int:
 def print_report(r: dict) -> None:
     if "speed" in r:
         s = r["speed"]
-        names = ("native", "native_avx2", "native_baseline_isa", "numpy_reference", "naive_full_recompute")
+        names = ("native", "native_float32", "native_avx2", "native_avx2_float32", "native_baseline_isa",
+                 "numpy_reference", "naive_full_recompute")  # fmt: skip
         for name in (*names, "paper_config_native"):
             print(f"{name:24s} {s[name]['samples_per_s']:10.0f} samples/s  RTF {s[name]['rtf']:8.3f}")
         wp = s["whole_process"]
         print(f"whole process: RTF {wp['rtf_cpu']:.3f} (CPU) {wp['rtf_wall']:.3f} (wall)")
-        print(f"native / reference {s['native_vs_reference']:.1f}x, native / naive {s['native_vs_naive']:.0f}x")
+        print(f"native / reference {s['native_vs_reference']:.1f}x "
+              f"(float32 kernel {s['native_float32_vs_reference']:.1f}x), int8 / float32 {s['int8_vs_float32']:.2f}x, "
+              f"native / naive {s['native_vs_naive']:.0f}x")  # fmt: skip
     if "heldout" in r:
         h = r["heldout"]
-        print(f"held-out {h['bits_per_sample']:.3f} bits/sample {h['by_group']}; wrong chord "
+        print(f"held-out {h['bits_per_sample']:.4f} bits/sample (float32 {h['bits_per_sample_float32']:.4f}) "
+              f"{h['by_group']}; wrong chord "
               f"{h['bits_per_sample_wrong_chord']:.3f}; context-free {h['marginal_bits']:.3f}")  # fmt: skip
         print(f"pitch metric on real held-out renders: {r['data_pitch_accuracy']['accuracy']:.1%}")
     for p in r.get("pitch", []):

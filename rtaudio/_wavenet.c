@@ -50,6 +50,13 @@ typedef struct {
     float *embed, *wd, *bd, *cond, *bias, *wo, *bo, *w1, *b1, *w2, *b2;
     float *queue;
     float *x, *in2, *zb, *z, *h, *y, *skip, *h1, *logits, *e;
+    int q;              /* 1: the int8 products (see QUANTIZED PRODUCTS), 0: float32 */
+    void *qmem;         /* one 64-byte aligned block for the int8 weights and their scratch */
+    int8_t *qwd, *qwo, *qw1, *qw2;   /* packed [in / 4][out][4] (the VNNI dot-product layout) */
+    float *swd, *swo, *sw1, *sw2;    /* per output column: the weight scale */
+    int32_t *cwd, *cwo, *cw1, *cw2;  /* per output column: the sum of its int8 weights */
+    int32_t *iacc;      /* integer accumulators of one product */
+    uint8_t *u8;        /* one quantized input vector (offset by 64: 1..127) */
     uint64_t t;         /* steps taken since reset */
     int last;           /* class fed into the next generated step */
     int busy;
@@ -166,9 +173,209 @@ MATVEC(TARGET_AVX512, static, _avx512, vf, 1, 4, 8) /* 32 registers of 16 floats
 #define MATVEC_OF(k, isa, name, y, b, off, ldw, x, nin, nout) matvec_base(y, b, (k)->name + (off), ldw, x, nin, nout)
 #endif
 
+
+/* ---- QUANTIZED PRODUCTS (precision "int8") ----
+ * Weights: per output column o, scale w_o = max_i |W[i][o]| / 127 and q[i][o] = rint(W[i][o] / w_o)
+ * (round half even, in -127..127). Inputs: per product, one scale s = max_i |x_i| / 63 and
+ * x_i -> rint(x_i * (63 / max)) in -63..63, stored offset by 64 (1..127, an unsigned byte). Then
+ *     y_o = b_o + float(sum_i u_i q[i][o] - 64 colsum_o) * (w_o * s),
+ * whose integer part is exact in every order, and whose float part is the same elementwise IEEE
+ * operations on every path: the takes stay bitwise identical across baseline, AVX2 and AVX-512.
+ * Seven-bit inputs keep every byte pair product sum under 2^15, so AVX2's saturating
+ * maddubs is exact too. The quality cost, measured on held-out data, is in the model card. */
+
+#define QIN 63   /* input levels each side of 0 */
+#define QOFF 64  /* the unsigned offset of a quantized input */
+
+typedef uint8_t vu8 __attribute__((vector_size(16)));
+
+INLINE float round_even(float v) { return (v + 12582912.0f) - 12582912.0f; } /* |v| < 2^22 */
+
+/* Quantize x[0:n] (n a multiple of 16) into u; return the input scale s. The x86 paths below
+ * compute the same with their own horizontal max and byte packing. */
+INLINE float quantize_input(uint8_t *restrict u, const float *restrict x, int n) {
+    const vf zero = {0};
+    vf mv = zero;
+    for (int j = 0; j < n; j += VL) {
+        const vf v = vload(x + j);
+        mv = vmax(mv, (vf)((vi)v & 0x7fffffff)); /* |v|, +0 for -0 as on every path */
+    }
+    float m = mv[0];
+    for (int j = 1; j < VL; j++) m = mv[j] > m ? mv[j] : m;
+    const float inv = m > 0.0f ? (float)QIN / m : 0.0f;
+    for (int j = 0; j < n; j += VL) {
+        vf r = (vload(x + j) * inv + 12582912.0f) - 12582912.0f;
+        r = vselect(r > (float)QIN, zero + (float)QIN, r);
+        r = vselect(r < -(float)QIN, zero - (float)QIN, r);
+        const vi qi = __builtin_convertvector(r, vi) + QOFF;
+        *(vu8 *)(u + j) = __builtin_convertvector(qi, vu8);
+    }
+    return m / (float)QIN;
+}
+
+/* y[0:nout] = b + float(acc - QOFF * colsum) * (scale * s), elementwise */
+INLINE void dequantize(float *restrict y, const float *restrict b, const int32_t *restrict acc,
+                       const int32_t *restrict colsum, const float *restrict scale, float s, int nout) {
+    for (int o = 0; o < nout; o += VL) {
+        const vi t = *(const vi *)(acc + o) - *(const vi *)(colsum + o) * QOFF;
+        vstore(y + o, vload(b + o) + __builtin_convertvector(t, vf) * (vload(scale + o) * s));
+    }
+}
+
+/* acc[0:nout] = sum_i u[i] W[i][o]; W packed [nin / 4][ldo][4] from this product's first column */
+INLINE void qdot_base(int32_t *restrict acc, const int8_t *restrict W, int ldo, const uint8_t *restrict u,
+                      int nin, int nout) {
+    for (int o = 0; o < nout; o++) acc[o] = 0;
+    for (int g = 0; g < nin / 4; g++) {
+        const int8_t *restrict w = W + (size_t)g * ldo * 4;
+        const int u0 = u[4 * g], u1 = u[4 * g + 1], u2 = u[4 * g + 2], u3 = u[4 * g + 3];
+        for (int o = 0; o < nout; o++)
+            acc[o] += u0 * w[4 * o] + u1 * w[4 * o + 1] + u2 * w[4 * o + 2] + u3 * w[4 * o + 3];
+    }
+}
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#define TARGET_AVX2_INT8 __attribute__((target("avx2")))
+#define TARGET_AVX512_INT8 __attribute__((target("avx512f,avx512vl,avx512bw,avx512vnni,avx2")))
+
+/* acc[0 : NV * lanes] over all nin / 4 input quads, in SPL interleaved runs with their own
+ * accumulators (integer sums are exact in any order, so the runs only shorten the add chains);
+ * NV and SPL constant, so the NV * SPL accumulators stay in registers. STEP(acc, x, w) adds one
+ * quad's products (x: the quad broadcast, w: its weights). nin / 4 is a multiple of 4. */
+#define QDOT_CHUNK(ATTR, NAME, VT, NV, SPL, BCAST, LOADW, STEP, ADD, STORE)                                \
+    ATTR INLINE void NAME(int32_t *restrict acc, const int8_t *restrict W, int ldo, const uint8_t *restrict u, \
+                          int nin) {                                                                          \
+        VT a[SPL][NV];                                                                                        \
+        _Pragma("GCC unroll 16") for (int p = 0; p < SPL; p++)                                                \
+            _Pragma("GCC unroll 16") for (int v = 0; v < NV; v++) a[p][v] = (VT){0};                         \
+        for (int g = 0; g < nin / 4; g += SPL) {                                                              \
+            _Pragma("GCC unroll 16") for (int p = 0; p < SPL; p++) {                                          \
+                int32_t quad;                                                                                 \
+                memcpy(&quad, u + 4 * (g + p), 4);                                                            \
+                const VT x = BCAST(quad);                                                                     \
+                const int8_t *w = W + (size_t)(g + p) * ldo * 4;                                              \
+                _Pragma("GCC unroll 16") for (int v = 0; v < NV; v++)                                         \
+                    a[p][v] = STEP(a[p][v], x, LOADW(w + sizeof(VT) * v));                                    \
+            }                                                                                                 \
+        }                                                                                                     \
+        _Pragma("GCC unroll 16") for (int v = 0; v < NV; v++) {                                               \
+            _Pragma("GCC unroll 16") for (int p = 1; p < SPL; p++) a[0][v] = ADD(a[0][v], a[p][v]);           \
+            STORE(acc + v * (sizeof(VT) / 4), a[0][v]);                                                       \
+        }                                                                                                     \
+    }
+
+/* acc[0:nout] by chunks of at most MAXV (<= 8) vectors (nout a multiple of 16); the chunk of NV
+ * vectors runs S<NV> input runs */
+#define QDOT(ATTR, SUF, VT, MAXV, S1, S2, S3, S4, S5, S6, S7, S8, BCAST, LOADW, STEP, ADD, STORE)                  \
+    QDOT_CHUNK(ATTR, qd##SUF##_1, VT, 1, S1, BCAST, LOADW, STEP, ADD, STORE)                                  \
+    QDOT_CHUNK(ATTR, qd##SUF##_2, VT, 2, S2, BCAST, LOADW, STEP, ADD, STORE)                                  \
+    QDOT_CHUNK(ATTR, qd##SUF##_3, VT, 3, S3, BCAST, LOADW, STEP, ADD, STORE)                                  \
+    QDOT_CHUNK(ATTR, qd##SUF##_4, VT, 4, S4, BCAST, LOADW, STEP, ADD, STORE)                                  \
+    QDOT_CHUNK(ATTR, qd##SUF##_5, VT, 5, S5, BCAST, LOADW, STEP, ADD, STORE)                                  \
+    QDOT_CHUNK(ATTR, qd##SUF##_6, VT, 6, S6, BCAST, LOADW, STEP, ADD, STORE)                                  \
+    QDOT_CHUNK(ATTR, qd##SUF##_7, VT, 7, S7, BCAST, LOADW, STEP, ADD, STORE)                                  \
+    QDOT_CHUNK(ATTR, qd##SUF##_8, VT, 8, S8, BCAST, LOADW, STEP, ADD, STORE)                                  \
+    ATTR static void qdot##SUF(int32_t *restrict acc, const int8_t *restrict W, int ldo, const uint8_t *restrict u, \
+                               int nin, int nout) {                                                           \
+        enum { LANES = sizeof(VT) / 4 };                                                                      \
+        for (int o = 0; o < nout; o += MAXV * LANES) {                                                        \
+            const int8_t *w = W + (size_t)o * 4;                                                              \
+            const int left = (nout - o) / LANES;                                                              \
+            switch (left < MAXV ? left : MAXV) {                                                                     \
+                case 1: qd##SUF##_1(acc + o, w, ldo, u, nin); break;                                          \
+                case 2: qd##SUF##_2(acc + o, w, ldo, u, nin); break;                                          \
+                case 3: qd##SUF##_3(acc + o, w, ldo, u, nin); break;                                          \
+                case 4: qd##SUF##_4(acc + o, w, ldo, u, nin); break;                                          \
+                case 5: qd##SUF##_5(acc + o, w, ldo, u, nin); break;                                          \
+                case 6: qd##SUF##_6(acc + o, w, ldo, u, nin); break;                                          \
+                case 7: qd##SUF##_7(acc + o, w, ldo, u, nin); break;                                          \
+                default: qd##SUF##_8(acc + o, w, ldo, u, nin); break;                                         \
+            }                                                                                                 \
+        }                                                                                                     \
+    }
+
+/* AVX2: maddubs (byte pairs -> int16, exact: 2 * 127 * 127 < 2^15), then madd by ones (-> int32) */
+#define A2_BCAST(q) _mm256_set1_epi32(q)
+#define A2_LOADW(p) _mm256_loadu_si256((const __m256i *)(p))
+#define A2_STEP(a, x, w) _mm256_add_epi32(a, _mm256_madd_epi16(_mm256_maddubs_epi16(x, w), _mm256_set1_epi16(1)))
+#define A2_STORE(p, a) _mm256_storeu_si256((__m256i *)(p), a)
+#define A2_ADD(a, b) _mm256_add_epi32(a, b)
+/* 16 registers: at most ~8 accumulators */
+QDOT(TARGET_AVX2_INT8, _avx2, __m256i, 4, 4, 4, 2, 2, 1, 1, 1, 1, A2_BCAST, A2_LOADW, A2_STEP, A2_ADD, A2_STORE)
+/* AVX-512 VNNI: one vpdpbusd is 16 outputs x 4 inputs */
+#define A5_BCAST(q) _mm512_set1_epi32(q)
+#define A5_LOADW(p) _mm512_loadu_si512((const void *)(p))
+#define A5_STEP(a, x, w) _mm512_dpbusd_epi32(a, x, w)
+#define A5_STORE(p, a) _mm512_storeu_si512((void *)(p), a)
+#define A5_ADD(a, b) _mm512_add_epi32(a, b)
+/* 32 registers: up to 16 accumulators */
+QDOT(TARGET_AVX512_INT8, _avx512, __m512i, 8, 4, 4, 4, 4, 2, 2, 2, 2, A5_BCAST, A5_LOADW, A5_STEP, A5_ADD, A5_STORE)
+
+/* quantize_input, AVX2: the same elementwise operations; 32-bit -> byte by saturating packs
+ * (the values are 1..127, so no saturation happens) */
+TARGET_AVX2_INT8 static float quantize_avx2(uint8_t *restrict u, const float *restrict x, int n) {
+    const __m256 mag = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
+    __m256 mv = _mm256_setzero_ps();
+    for (int j = 0; j < n; j += 8) mv = _mm256_max_ps(mv, _mm256_and_ps(mag, _mm256_load_ps(x + j)));
+    __m128 m4 = _mm_max_ps(_mm256_castps256_ps128(mv), _mm256_extractf128_ps(mv, 1));
+    m4 = _mm_max_ps(m4, _mm_movehl_ps(m4, m4));
+    m4 = _mm_max_ss(m4, _mm_shuffle_ps(m4, m4, 1));
+    const float m = _mm_cvtss_f32(m4);
+    const __m256 inv = _mm256_set1_ps(m > 0.0f ? (float)QIN / m : 0.0f), big = _mm256_set1_ps(12582912.0f);
+    const __m256 hi = _mm256_set1_ps((float)QIN), lo = _mm256_set1_ps(-(float)QIN);
+    const __m256i off = _mm256_set1_epi32(QOFF);
+    for (int j = 0; j < n; j += 16) {
+        __m256i q[2];
+        for (int h = 0; h < 2; h++) {
+            __m256 r = _mm256_sub_ps(_mm256_add_ps(_mm256_mul_ps(_mm256_load_ps(x + j + 8 * h), inv), big), big);
+            r = _mm256_max_ps(_mm256_min_ps(r, hi), lo);
+            q[h] = _mm256_add_epi32(_mm256_cvttps_epi32(r), off);
+        }
+        const __m256i w = _mm256_permute4x64_epi64(_mm256_packs_epi32(q[0], q[1]), 0xD8);
+        _mm_store_si128((__m128i *)(u + j), _mm_packus_epi16(_mm256_castsi256_si128(w), _mm256_extracti128_si256(w, 1)));
+    }
+    return m / (float)QIN;
+}
+
+/* quantize_input, AVX-512 */
+TARGET_AVX512_INT8 static float quantize_avx512(uint8_t *restrict u, const float *restrict x, int n) {
+    __m512 mv = _mm512_setzero_ps();
+    for (int j = 0; j < n; j += 16) mv = _mm512_max_ps(mv, _mm512_abs_ps(_mm512_load_ps(x + j)));
+    const float m = _mm512_reduce_max_ps(mv);
+    const __m512 inv = _mm512_set1_ps(m > 0.0f ? (float)QIN / m : 0.0f), big = _mm512_set1_ps(12582912.0f);
+    const __m512 hi = _mm512_set1_ps((float)QIN), lo = _mm512_set1_ps(-(float)QIN);
+    for (int j = 0; j < n; j += 16) {
+        __m512 r = _mm512_sub_ps(_mm512_add_ps(_mm512_mul_ps(_mm512_load_ps(x + j), inv), big), big);
+        r = _mm512_max_ps(_mm512_min_ps(r, hi), lo);
+        const __m512i q = _mm512_add_epi32(_mm512_cvttps_epi32(r), _mm512_set1_epi32(QOFF));
+        _mm_store_si128((__m128i *)(u + j), _mm512_cvtepi32_epi8(q));
+    }
+    return m / (float)QIN;
+}
+#define QUANTIZE_OF(isa, u, x, n)                                                                             \
+    ((isa) == 2 ? quantize_avx512(u, x, n) : (isa) == 1 ? quantize_avx2(u, x, n) : quantize_input(u, x, n))
+#define QDOT_OF(isa, acc, W, ldo, u, nin, nout)                                                               \
+    ((isa) == 2   ? qdot_avx512(acc, W, ldo, u, nin, nout)                                                    \
+     : (isa) == 1 ? qdot_avx2(acc, W, ldo, u, nin, nout)                                                      \
+                  : qdot_base(acc, W, ldo, u, nin, nout))
+#else
+#define QDOT_OF(isa, acc, W, ldo, u, nin, nout) qdot_base(acc, W, ldo, u, nin, nout)
+#define QUANTIZE_OF(isa, u, x, n) quantize_input(u, x, n)
+#endif
+
+/* y = b + W x through the int8 weights `name` (columns off.. of rows ldo wide; nout outputs) */
+#define QMATVEC_OF(k, isa, name, y, b, layer_w, layer_s, col, ldo, x, nin, nout)                           \
+    do {                                                                                                      \
+        const float s_ = QUANTIZE_OF(isa, (k)->u8, x, nin);                                                     \
+        QDOT_OF(isa, (k)->iacc, (k)->qw##name + (layer_w) + (size_t)(col) * 4, ldo, (k)->u8, nin, nout);          \
+        dequantize(y, b, (k)->iacc, (k)->cw##name + (layer_s) + (col), (k)->sw##name + (layer_s) + (col), s_, \
+                   nout);                                                                                     \
+    } while (0)
+
 /* One step: input class -> k->logits; eb: this sample's gate-bias increment (L * 2R, the
  * model's unpadded layout) or NULL. */
-INLINE void step_impl(Kernel *k, int input, const float *restrict eb, const int isa) {
+INLINE void step_impl(Kernel *k, int input, const float *restrict eb, const int isa, const int q) {
     const int R = k->R, Rp = k->Rp, Sp = k->Sp, Hp = k->Hp, R2p = 2 * k->Rp, RSp = k->Rp + k->Sp;
     float *restrict x = k->x, *restrict in2 = k->in2, *restrict z = k->z, *restrict h = k->h;
     float *restrict y = k->y, *restrict skip = k->skip;
@@ -194,7 +401,10 @@ INLINE void step_impl(Kernel *k, int input, const float *restrict eb, const int 
             }
             zbias = zb;
         }
-        MATVEC_OF(k, isa, wd, z, zbias, (size_t)l * R2p * R2p, R2p, in2, R2p, R2p);
+        if (q)
+            QMATVEC_OF(k, isa, d, z, zbias, (size_t)l * R2p * R2p, (size_t)l * R2p, 0, R2p, in2, R2p, R2p);
+        else
+            MATVEC_OF(k, isa, wd, z, zbias, (size_t)l * R2p * R2p, R2p, in2, R2p, R2p);
         for (int j = 0; j < Rp; j += VL) {
             const vf th = 1.0f - 2.0f / (vexp(2.0f * vload(z + j)) + 1.0f);
             const vf sg = 1.0f / (1.0f + vexp(-vload(z + Rp + j)));
@@ -202,9 +412,15 @@ INLINE void step_impl(Kernel *k, int input, const float *restrict eb, const int 
         }
         const size_t wo = (size_t)l * Rp * RSp;
         const float *bo = k->bo + (size_t)l * RSp;
+        const size_t so = (size_t)l * RSp;
         if (l + 1 < k->L) { /* the last layer's residual output feeds nothing */
-            MATVEC_OF(k, isa, wo, y, bo, wo, RSp, h, Rp, RSp);
+            if (q)
+                QMATVEC_OF(k, isa, o, y, bo, wo, so, 0, RSp, h, Rp, RSp);
+            else
+                MATVEC_OF(k, isa, wo, y, bo, wo, RSp, h, Rp, RSp);
             for (int j = 0; j < Rp; j += VL) vstore(x + j, vload(x + j) + vload(y + j));
+        } else if (q) {
+            QMATVEC_OF(k, isa, o, y + Rp, bo + Rp, wo, so, Rp, RSp, h, Rp, Sp);
         } else {
             MATVEC_OF(k, isa, wo, y + Rp, bo + Rp, wo + Rp, RSp, h, Rp, Sp);
         }
@@ -213,9 +429,15 @@ INLINE void step_impl(Kernel *k, int input, const float *restrict eb, const int 
     k->t++;
     for (int j = 0; j < Sp; j += VL) vstore(skip + j, vmax(vload(skip + j), (vf){0}));
     float *restrict h1 = k->h1;
-    MATVEC_OF(k, isa, w1, h1, k->b1, 0, Hp, skip, Sp, Hp);
+    if (q)
+        QMATVEC_OF(k, isa, 1, h1, k->b1, 0, 0, 0, Hp, skip, Sp, Hp);
+    else
+        MATVEC_OF(k, isa, w1, h1, k->b1, 0, Hp, skip, Sp, Hp);
     for (int j = 0; j < Hp; j += VL) vstore(h1 + j, vmax(vload(h1 + j), (vf){0}));
-    MATVEC_OF(k, isa, w2, k->logits, k->b2, 0, NCLASS, h1, Hp, NCLASS);
+    if (q)
+        QMATVEC_OF(k, isa, 2, k->logits, k->b2, 0, 0, 0, NCLASS, h1, Hp, NCLASS);
+    else
+        MATVEC_OF(k, isa, w2, k->logits, k->b2, 0, NCLASS, h1, Hp, NCLASS);
 }
 
 static uint64_t mix64(uint64_t z) {
@@ -274,53 +496,53 @@ INLINE int sample_impl(Kernel *k, double u, float temperature) {
     return NCLASS - VL + j; /* unreachable: before[j] + part_j(15) = before[j + 1] > target */
 }
 
-INLINE void forward_impl(Kernel *k, const uint8_t *in, Py_ssize_t n, float *out, const float *eb, const int isa) {
+INLINE void forward_impl(Kernel *k, const uint8_t *in, Py_ssize_t n, float *out, const float *eb, const int isa,
+                         const int q) {
     const size_t row = (size_t)k->L * 2 * k->R;
     for (Py_ssize_t i = 0; i < n; i++) {
-        step_impl(k, in[i], eb ? eb + (size_t)i * row : NULL, isa);
+        step_impl(k, in[i], eb ? eb + (size_t)i * row : NULL, isa, q);
         if (out) memcpy(out + (size_t)i * NCLASS, k->logits, sizeof(float) * NCLASS);
     }
 }
 
 INLINE void generate_impl(Kernel *k, uint8_t *out, Py_ssize_t n, uint64_t seed, uint64_t pos, float temperature,
-                          const float *eb, const int isa) {
+                          const float *eb, const int isa, const int q) {
     const size_t row = (size_t)k->L * 2 * k->R;
     int cls = k->last;
     for (Py_ssize_t i = 0; i < n; i++) {
-        step_impl(k, cls, eb ? eb + (size_t)i * row : NULL, isa);
+        step_impl(k, cls, eb ? eb + (size_t)i * row : NULL, isa, q);
         cls = sample_impl(k, uniform_at(seed, pos + (uint64_t)i), temperature);
         out[i] = (uint8_t)cls;
     }
     k->last = cls;
 }
 
-static void forward_generic(Kernel *k, const uint8_t *in, Py_ssize_t n, float *out, const float *eb) {
-    forward_impl(k, in, n, out, eb, 0);
-}
-static void generate_generic(Kernel *k, uint8_t *out, Py_ssize_t n, uint64_t seed, uint64_t pos, float t,
-                             const float *eb) {
-    generate_impl(k, out, n, seed, pos, t, eb, 0);
-}
+typedef void (*forward_t)(Kernel *, const uint8_t *, Py_ssize_t, float *, const float *);
+typedef void (*generate_t)(Kernel *, uint8_t *, Py_ssize_t, uint64_t, uint64_t, float, const float *);
 
-#ifdef HAVE_X86_PATHS
-#define X86_PATH(name, target_list, isa)                                                                             \
-    target_list static void forward_##name(Kernel *k, const uint8_t *in, Py_ssize_t n,   \
-                                                                  float *out, const float *eb) {              \
-        forward_impl(k, in, n, out, eb, isa);                                                                  \
-    }                                                                                                        \
-    target_list static void generate_##name(Kernel *k, uint8_t *out, Py_ssize_t n,     \
-                                                                   uint64_t seed, uint64_t pos, float t,      \
-                                                                   const float *eb) {                         \
-        generate_impl(k, out, n, seed, pos, t, eb, isa);                                                       \
+/* one compiled path per (dispatch target, precision) */
+#define PATH(name, target_list, isa, q)                                                                       \
+    target_list static void forward_##name(Kernel *k, const uint8_t *in, Py_ssize_t n, float *out,            \
+                                           const float *eb) {                                                 \
+        forward_impl(k, in, n, out, eb, isa, q);                                                              \
+    }                                                                                                         \
+    target_list static void generate_##name(Kernel *k, uint8_t *out, Py_ssize_t n, uint64_t seed,             \
+                                            uint64_t pos, float t, const float *eb) {                         \
+        generate_impl(k, out, n, seed, pos, t, eb, isa, q);                                                   \
     }
-X86_PATH(avx2, TARGET_AVX2, 1)
-X86_PATH(avx512, TARGET_AVX512, 2)
+PATH(base_f32, , 0, 0)
+PATH(base_int8, , 0, 1)
+#ifdef HAVE_X86_PATHS
+PATH(avx2_f32, TARGET_AVX2, 1, 0)
+PATH(avx2_int8, TARGET_AVX2_INT8, 1, 1)
+PATH(avx512_f32, TARGET_AVX512, 2, 0)
+PATH(avx512_int8, TARGET_AVX512_INT8, 2, 1)
 #endif
 
-static void (*forward_fn)(Kernel *, const uint8_t *, Py_ssize_t, float *, const float *) = forward_generic;
-static void (*generate_fn)(Kernel *, uint8_t *, Py_ssize_t, uint64_t, uint64_t, float, const float *) =
-    generate_generic;
-static const char *isa_name = "baseline";
+/* indexed by precision: 0 float32, 1 int8 */
+static forward_t forward_fn[2] = {forward_base_f32, forward_base_int8};
+static generate_t generate_fn[2] = {generate_base_f32, generate_base_int8};
+static const char *isa_name[2] = {"baseline", "baseline"};
 
 /* ---- Python object ---- */
 
@@ -367,6 +589,7 @@ static int take_padded(PyObject *obj, int count, Axis rows, Axis cols, float *ds
 
 static void Kernel_dealloc(Kernel *k) {
     free(k->mem);
+    free(k->qmem);
     free(k->dil);
     free(k->pos);
     free(k->qoff);
@@ -388,14 +611,84 @@ static void refresh_bias(Kernel *k) {
     for (size_t i = 0; i < n; i++) k->bias[i] = k->bd[i] + k->cond[i];
 }
 
+/* Quantize an input-major float matrix (nin x nout, padded) into the packed int8 layout,
+ * with its per-column scales and sums (the rule at QUANTIZED PRODUCTS). */
+static void pack_int8(const float *W, int nin, int nout, int8_t *P, float *scale, int32_t *colsum) {
+    for (int o = 0; o < nout; o++) {
+        float m = 0.0f;
+        for (int i = 0; i < nin; i++) {
+            const float a = W[(size_t)i * nout + o] < 0 ? -W[(size_t)i * nout + o] : W[(size_t)i * nout + o];
+            m = a > m ? a : m;
+        }
+        const float s = m / 127.0f;
+        int32_t sum = 0;
+        for (int i = 0; i < nin; i++) {
+            float v = m > 0.0f ? round_even(W[(size_t)i * nout + o] / s) : 0.0f;
+            v = v > 127.0f ? 127.0f : v < -127.0f ? -127.0f : v;
+            P[((size_t)(i / 4) * nout + o) * 4 + i % 4] = (int8_t)v;
+            sum += (int32_t)v;
+        }
+        scale[o] = s;
+        colsum[o] = sum;
+    }
+}
+
+static int quantize_weights(Kernel *k) {
+    const int L = k->L, Rp = k->Rp, Sp = k->Sp, Hp = k->Hp, R2p = 2 * Rp, RSp = Rp + Sp;
+    const size_t nw[] = {(size_t)L * R2p * R2p, (size_t)L * Rp * RSp, (size_t)Sp * Hp, (size_t)Hp * NCLASS};
+    const size_t ncol[] = {(size_t)L * R2p, (size_t)L * RSp, (size_t)Hp, NCLASS};
+    size_t acc = R2p > NCLASS ? (size_t)R2p : NCLASS;
+    acc = acc > (size_t)RSp ? acc : (size_t)RSp;
+    acc = acc > (size_t)Hp ? acc : (size_t)Hp;
+    size_t total = 0;
+    for (int i = 0; i < 4; i++) total += ((nw[i] + 63) & ~(size_t)63) + 2 * ((4 * ncol[i] + 63) & ~(size_t)63);
+    total += ((4 * acc + 63) & ~(size_t)63) + ((acc + 63) & ~(size_t)63);
+    if (posix_memalign(&k->qmem, 64, total)) {
+        k->qmem = NULL;
+        PyErr_NoMemory();
+        return -1;
+    }
+    memset(k->qmem, 0, total);
+    char *p = k->qmem;
+    int8_t **w[] = {&k->qwd, &k->qwo, &k->qw1, &k->qw2};
+    float **sc[] = {&k->swd, &k->swo, &k->sw1, &k->sw2};
+    int32_t **cs[] = {&k->cwd, &k->cwo, &k->cw1, &k->cw2};
+    for (int i = 0; i < 4; i++) {
+        *w[i] = (int8_t *)p;
+        p += (nw[i] + 63) & ~(size_t)63;
+        *sc[i] = (float *)p;
+        p += (4 * ncol[i] + 63) & ~(size_t)63;
+        *cs[i] = (int32_t *)p;
+        p += (4 * ncol[i] + 63) & ~(size_t)63;
+    }
+    k->iacc = (int32_t *)p;
+    p += (4 * acc + 63) & ~(size_t)63;
+    k->u8 = (uint8_t *)p;
+    for (int l = 0; l < L; l++) {
+        pack_int8(k->wd + (size_t)l * R2p * R2p, R2p, R2p, k->qwd + (size_t)l * R2p * R2p, k->swd + (size_t)l * R2p,
+                  k->cwd + (size_t)l * R2p);
+        pack_int8(k->wo + (size_t)l * Rp * RSp, Rp, RSp, k->qwo + (size_t)l * Rp * RSp, k->swo + (size_t)l * RSp,
+                  k->cwo + (size_t)l * RSp);
+    }
+    pack_int8(k->w1, Sp, Hp, k->qw1, k->sw1, k->cw1);
+    pack_int8(k->w2, Hp, NCLASS, k->qw2, k->sw2, k->cw2);
+    return 0;
+}
+
 static int Kernel_init(Kernel *k, PyObject *args, PyObject *kw) {
     static char *names[] = {"dilations", "residual", "skip", "head", "embed", "w_dil", "b_dil",
-                            "w_out", "b_out", "w_head1", "b_head1", "w_head2", "b_head2", NULL};
+                            "w_out", "b_out", "w_head1", "b_head1", "w_head2", "b_head2", "precision", NULL};
     PyObject *dils, *a[9];
     int R, S, H;
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "OiiiOOOOOOOOO", names, &dils, &R, &S, &H, &a[0], &a[1], &a[2],
-                                     &a[3], &a[4], &a[5], &a[6], &a[7], &a[8]))
+    const char *precision = "float32";
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "OiiiOOOOOOOOO|$s", names, &dils, &R, &S, &H, &a[0], &a[1], &a[2],
+                                     &a[3], &a[4], &a[5], &a[6], &a[7], &a[8], &precision))
         return -1;
+    const int quantized = strcmp(precision, "int8") == 0;
+    if (!quantized && strcmp(precision, "float32") != 0) {
+        PyErr_SetString(PyExc_ValueError, "precision must be 'float32' or 'int8'");
+        return -1;
+    }
     PyObject *seq = PySequence_Fast(dils, "dilations must be a sequence of ints");
     if (!seq) return -1;
     int L = (int)PySequence_Fast_GET_SIZE(seq);
@@ -404,8 +697,9 @@ static int Kernel_init(Kernel *k, PyObject *args, PyObject *kw) {
         PyErr_SetString(PyExc_ValueError, "bad WaveNet shape");
         return -1;
     }
-    free(k->mem); free(k->dil); free(k->pos); free(k->qoff);
+    free(k->mem); free(k->qmem); free(k->dil); free(k->pos); free(k->qoff);
     k->mem = NULL;
+    k->qmem = NULL;
     k->dil = malloc(sizeof(int) * L);
     k->pos = malloc(sizeof(int) * L);
     k->qoff = malloc(sizeof(size_t) * (L + 1));
@@ -465,6 +759,8 @@ static int Kernel_init(Kernel *k, PyObject *args, PyObject *kw) {
         take_padded(a[7], 1, head, classes, k->w2, "w_head2") < 0 ||
         take_padded(a[8], 1, one, classes, k->b2, "b_head2") < 0)
         return -1;
+    k->q = quantized;
+    if (quantized && quantize_weights(k) < 0) return -1;
     refresh_bias(k);
     reset_state(k);
     return 0;
@@ -544,7 +840,7 @@ static PyObject *Kernel_forward(Kernel *k, PyObject *args) {
         return NULL;
     }
     Py_BEGIN_ALLOW_THREADS
-    forward_fn(k, (const uint8_t *)in.buf, in.len, (float *)out.buf, (const float *)eb.buf);
+    forward_fn[k->q](k, (const uint8_t *)in.buf, in.len, (float *)out.buf, (const float *)eb.buf);
     Py_END_ALLOW_THREADS
     k->busy = 0;
     PyBuffer_Release(&in);
@@ -571,7 +867,7 @@ static PyObject *Kernel_generate(Kernel *k, PyObject *args) {
         return NULL;
     }
     Py_BEGIN_ALLOW_THREADS
-    generate_fn(k, (uint8_t *)out.buf, out.len, (uint64_t)seed, (uint64_t)pos, temperature, (const float *)eb.buf);
+    generate_fn[k->q](k, (uint8_t *)out.buf, out.len, (uint64_t)seed, (uint64_t)pos, temperature, (const float *)eb.buf);
     Py_END_ALLOW_THREADS
     k->busy = 0;
     PyBuffer_Release(&out);
@@ -645,21 +941,34 @@ PyMODINIT_FUNC PyInit__wavenet(void) {
     const int allow_avx2 = !cap || strcmp(cap, "baseline") != 0;
     const int allow_avx512 = allow_avx2 && (!cap || strcmp(cap, "avx2") != 0);
     __builtin_cpu_init();
-    if (allow_avx512 && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl")) {
-        forward_fn = forward_avx512;
-        generate_fn = generate_avx512;
-        isa_name = "avx512";
-    } else if (allow_avx2 && __builtin_cpu_supports("avx2")) {
-        forward_fn = forward_avx2;
-        generate_fn = generate_avx2;
-        isa_name = "avx2";
+    const int avx512 = allow_avx512 && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl");
+    const int avx2 = allow_avx2 && __builtin_cpu_supports("avx2");
+    if (avx512) {
+        forward_fn[0] = forward_avx512_f32;
+        generate_fn[0] = generate_avx512_f32;
+        isa_name[0] = "avx512";
+    } else if (avx2) {
+        forward_fn[0] = forward_avx2_f32;
+        generate_fn[0] = generate_avx2_f32;
+        isa_name[0] = "avx2";
+    }
+    if (avx512 && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vnni")) {
+        forward_fn[1] = forward_avx512_int8;
+        generate_fn[1] = generate_avx512_int8;
+        isa_name[1] = "avx512";
+    } else if (avx2) {
+        forward_fn[1] = forward_avx2_int8;
+        generate_fn[1] = generate_avx2_int8;
+        isa_name[1] = "avx2";
     }
 #endif
     if (PyType_Ready(&KernelType) < 0) return NULL;
     PyObject *m = PyModule_Create(&moddef);
     if (!m) return NULL;
     Py_INCREF(&KernelType);
-    if (PyModule_AddObject(m, "Kernel", (PyObject *)&KernelType) < 0 || PyModule_AddStringConstant(m, "isa", isa_name) < 0) {
+    if (PyModule_AddObject(m, "Kernel", (PyObject *)&KernelType) < 0 ||
+        PyModule_AddStringConstant(m, "isa", isa_name[0]) < 0 ||
+        PyModule_AddStringConstant(m, "isa_int8", isa_name[1]) < 0) {
         Py_DECREF(&KernelType);
         Py_DECREF(m);
         return NULL;

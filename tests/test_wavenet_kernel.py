@@ -31,18 +31,34 @@ def teacher_logits(kernel, inputs: np.ndarray) -> np.ndarray:
     return out
 
 
-def test_teacher_forced_logits_match_reference_and_convolution(weights, bias):
+PRECISIONS = ["float32", "int8"]
+
+
+def assert_logits_match(got: np.ndarray, expected: np.ndarray, scale: float, precision: str) -> None:
+    """float32: to float rounding everywhere. int8: the same on all but a few samples, where a gate
+    the kernel (its own exp) and numpy compute a rounding apart lands an input on the other side
+    of a quantization step; those still agree to well under a per cent."""
+    if precision == "float32":
+        np.testing.assert_allclose(got, expected, atol=2e-5 * scale)
+        return
+    off = np.abs(got - expected).max(axis=1) > 2e-5 * scale
+    assert off.mean() <= 0.02, off.mean()
+    assert np.abs(got - expected).max() < 5e-3 * scale
+
+
+@pytest.mark.parametrize("precision", PRECISIONS)
+def test_teacher_forced_logits_match_reference_and_convolution(weights, bias, precision):
     rng = np.random.default_rng(0)
     inputs = rng.integers(0, 256, 300).astype(np.uint8)
-    k, ref = weights.kernel(), ReferenceKernel(weights)
+    k, ref = weights.kernel(precision), ReferenceKernel(weights, precision)
     k.set_cond(bias)
     ref.set_cond(bias)
     native, reference = teacher_logits(k, inputs), teacher_logits(ref, inputs)
-    whole = conv_logits(weights, bias, inputs)
+    whole = conv_logits(weights, bias, inputs, precision=precision)
     scale = np.abs(whole).max()
     assert scale > 1.0  # logits are not trivially small
-    np.testing.assert_allclose(native, reference, atol=2e-5 * scale)
-    np.testing.assert_allclose(native, whole, atol=2e-5 * scale)
+    assert_logits_match(native, reference, scale, precision)
+    assert_logits_match(native, whole, scale, precision)
 
 
 def test_conditioning_changes_logits(weights):
@@ -76,9 +92,46 @@ def test_lane_major_inverse_cdf_draws_the_softmax(temperature):
     assert sample(logits, 0.0, 0.0) == int(np.argmax(logits))
 
 
+@pytest.mark.parametrize("precision", PRECISIONS)
+def test_int8_path_differs_from_float32_by_its_quantization_only(weights, bias, precision):
+    """The int8 logits are not the float32 ones (the path is really taken) but stay within a few
+    per cent of the logit range; the float32 path is the exported weights as they are."""
+    inputs = np.random.default_rng(5).integers(0, 256, 300).astype(np.uint8)
+    k = weights.kernel(precision)
+    k.set_cond(bias)
+    got, exact = teacher_logits(k, inputs), conv_logits(weights, bias, inputs)
+    err = np.abs(got - exact).max() / np.abs(exact).max()
+    if precision == "float32":
+        assert err < 2e-5
+    else:
+        assert 1e-4 < err < 0.06
+
+
+def test_quantized_product_error_is_within_its_rounding_bound():
+    """Each int8 product is off the float one by at most half a step of the weights times |x|
+    plus half a step of the inputs times |W| (plus their product): the rounding is as documented."""
+    from kernels.wavenet.reference import QUANT_INPUT, quantize_columns, quantized_product
+
+    rng = np.random.default_rng(8)
+    w = rng.standard_normal((64, 96)).astype(np.float32)
+    x = rng.standard_normal((50, 64)).astype(np.float32)
+    b = rng.standard_normal(96).astype(np.float32)
+    q, scale = quantize_columns(w)
+    assert q.min() >= -127 and q.max() <= 127 and (np.abs(q).max(axis=0) == 127).all()
+    got, exact = quantized_product(x, q, scale, b), b + x @ w
+    step_x = np.abs(x).max(axis=1, keepdims=True) / QUANT_INPUT
+    bound = (np.abs(x) @ np.ones_like(w)) * scale / 2 + step_x / 2 * (np.abs(w).sum(axis=0) + 64 * scale / 2)
+    err = np.abs(got - exact)
+    assert (err <= bound * 1.001 + 1e-5).all()
+    assert err.max() > 0.05 * bound.max()  # the bound is not vacuous: the error is of its order
+    zero = quantized_product(np.zeros((1, 64), np.float32), q, scale, b)
+    np.testing.assert_array_equal(zero[0], b)  # an all-zero input is exactly the bias
+
+
+@pytest.mark.parametrize("precision", PRECISIONS)
 @pytest.mark.parametrize("temperature", [1.0, 0.7, 0.0])
-def test_generated_samples_equal_reference(weights, bias, temperature):
-    k, ref = weights.kernel(), ReferenceKernel(weights)
+def test_generated_samples_equal_reference(weights, bias, temperature, precision):
+    k, ref = weights.kernel(precision), ReferenceKernel(weights, precision)
     for kern in (k, ref):
         kern.set_cond(bias)
         kern.reset()
@@ -111,14 +164,15 @@ def test_generation_is_position_keyed_not_call_keyed(weights, bias):
     assert (other != whole).mean() > 0.5
 
 
-def test_naive_recompute_equals_queues(weights, bias):
-    k = weights.kernel()
+@pytest.mark.parametrize("precision", PRECISIONS)
+def test_naive_recompute_equals_queues(weights, bias, precision):
+    k = weights.kernel(precision)
     k.set_cond(bias)
     k.forward(np.full(weights.receptive_field, SILENCE, np.uint8))
     k.last = SILENCE
     fast = np.empty(60, np.uint8)
     k.generate(fast, 5, 0, 1.0)
-    np.testing.assert_array_equal(naive_generate(weights, bias, 60, 5, 1.0), fast)
+    np.testing.assert_array_equal(naive_generate(weights, bias, 60, 5, 1.0, precision=precision), fast)
 
 
 def test_bad_inputs_are_refused(weights):
@@ -131,6 +185,8 @@ def test_bad_inputs_are_refused(weights):
         k.forward(np.zeros(4, np.int32))
     with pytest.raises(ValueError):
         k.last = 256
+    with pytest.raises(ValueError, match="precision"):
+        weights.kernel("float16")
 
 
 def test_releases_the_gil(weights):
@@ -165,7 +221,7 @@ def test_torch_teacher_forced_logits_match_kernel():
     w = weights_of(net)
     inputs = np.random.default_rng(1).integers(0, 256, 400).astype(np.uint8)
     chord, inst = 7, 3
-    k = w.kernel()
+    k = w.kernel("float32")
     k.set_cond(w.cond_bias(Chord(chord // 2, ["maj", "min"][chord % 2]), w.instruments[inst]))
     native = teacher_logits(k, inputs)
     expected = torch_logits(net, inputs, chord, inst)
@@ -173,9 +229,11 @@ def test_torch_teacher_forced_logits_match_kernel():
     np.testing.assert_allclose(native, expected, atol=2e-5 * np.abs(expected).max())
 
 
-def test_every_isa_path_gives_the_same_take():
-    """Baseline, AVX2 and AVX-512 builds of the recurrence are bitwise identical (no FMA
-    contraction), so a seed reproduces a take on any x86-64 machine."""
+@pytest.mark.parametrize("precision", PRECISIONS)
+def test_every_isa_path_gives_the_same_take(precision):
+    """Baseline, AVX2 and AVX-512 builds of the recurrence are bitwise identical (float32: no FMA
+    contraction; int8: exact integer products, the same float steps), so a seed reproduces a take
+    on any x86-64 machine."""
     import hashlib
     import os
     import subprocess
@@ -184,10 +242,11 @@ def test_every_isa_path_gives_the_same_take():
     code = (
         "import hashlib, numpy as np; from rtaudio import _wavenet; "
         "from kernels.wavenet.reference import random_weights; from rtaudio.tasks.generate import Chord; "
-        f"w = random_weights({DILATIONS}, residual=16, skip=24, head=32, seed=2); k = w.kernel(); "
+        f"w = random_weights({DILATIONS}, residual=16, skip=24, head=32, seed=2); k = w.kernel({precision!r}); "
         "k.set_cond(w.cond_bias(Chord(4, 'maj'), 'piano')); out = np.empty(3000, np.uint8); "
         "k.generate(out, 9, 0, 1.0); lo = np.empty((500, 256), np.float32); k.reset(); k.forward(out[:500], lo); "
-        "print(_wavenet.isa, hashlib.sha256(out.tobytes() + lo.tobytes()).hexdigest())"
+        f"print(_wavenet.{'isa' if precision == 'float32' else 'isa_int8'}, "
+        "hashlib.sha256(out.tobytes() + lo.tobytes()).hexdigest())"
     )
     results = {}
     for isa in ("baseline", "avx2", "native"):
@@ -211,7 +270,8 @@ def _excitation_weights(weights, seed: int = 5):
     return replace(weights, arrays={**weights.arrays, "w_exc": w_exc}, card={"sample_rate": 16000})
 
 
-def test_excitation_enters_kernel_reference_and_convolution_alike(weights, bias):
+@pytest.mark.parametrize("precision", PRECISIONS)
+def test_excitation_enters_kernel_reference_and_convolution_alike(weights, bias, precision):
     from rtaudio.tasks.generate import excitation
 
     w = _excitation_weights(weights)
@@ -219,7 +279,7 @@ def test_excitation_enters_kernel_reference_and_convolution_alike(weights, bias)
     ebias = w.excitation_bias(Chord(9, "min"), -40, len(inputs))
     assert ebias.shape == (300, w.arrays["b_dil"].size)
     np.testing.assert_allclose(ebias, excitation(19, np.arange(-40, 260), 16000) @ w.arrays["w_exc"], rtol=1e-6)
-    k, ref = w.kernel(), ReferenceKernel(w)
+    k, ref = w.kernel(precision), ReferenceKernel(w, precision)
     outs = []
     for kern in (k, ref):
         kern.set_cond(bias)
@@ -227,11 +287,11 @@ def test_excitation_enters_kernel_reference_and_convolution_alike(weights, bias)
         out = np.empty((300, 256), np.float32)
         kern.forward(inputs, out, ebias)
         outs.append(out)
-    whole = conv_logits(w, bias, inputs, ebias)
+    whole = conv_logits(w, bias, inputs, ebias, precision)
     scale = np.abs(whole).max()
-    np.testing.assert_allclose(outs[0], outs[1], atol=2e-5 * scale)
-    np.testing.assert_allclose(outs[0], whole, atol=2e-5 * scale)
-    assert np.abs(whole - conv_logits(w, bias, inputs)).max() > 1e-2  # it does change the logits
+    assert_logits_match(outs[0], outs[1], scale, precision)
+    assert_logits_match(outs[0], whole, scale, precision)
+    assert np.abs(whole - conv_logits(w, bias, inputs, precision=precision)).max() > 1e-2  # it changes the logits
     a, b = np.empty(200, np.uint8), np.empty(200, np.uint8)
     for kern, out in ((k, a), (ref, b)):
         kern.reset()
@@ -278,7 +338,7 @@ def test_torch_excitation_matches_kernel():
     inputs = np.random.default_rng(3).integers(0, 256, 400).astype(np.uint8)
     chord, inst = 10, 2
     exc = excitation(chord, np.arange(-100, 300), 16000)
-    k = w.kernel()
+    k = w.kernel("float32")
     k.set_cond(w.cond_bias(Chord(chord // 2, ["maj", "min"][chord % 2]), w.instruments[inst]))
     native = np.empty((400, 256), np.float32)
     k.forward(inputs, native, np.ascontiguousarray(exc @ w.arrays["w_exc"]))

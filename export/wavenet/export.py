@@ -106,7 +106,7 @@ def torch_logits(
 
 
 def parity(net: WaveNet, n: int = 3000) -> float:
-    """Max |logit difference| between the native kernel and torch on a held-out crop."""
+    """Max |logit difference| between the native float32 kernel and torch on a held-out crop."""
     from rtaudio.tasks.generate import Chord, excitation
 
     d = np.load("data/wavenet/test.npz")
@@ -114,7 +114,7 @@ def parity(net: WaveNet, n: int = 3000) -> float:
     classes = np.ascontiguousarray(d["x"][start : start + n])
     chord, inst = int(d["chord"][start + 300]), int(d["inst"][start])
     w = weights_of(net)
-    k = w.kernel()
+    k = w.kernel("float32")
     k.set_cond(w.cond_bias(Chord(chord // 2, QUALITIES[chord % 2]), w.instruments[inst]))
     # the crop starts 200 samples before an onset: the excitation from there on
     exc = excitation(chord, np.arange(-200, n - 200), 16000) if net.cfg.excitation else None
@@ -172,15 +172,27 @@ def measured_figures(report: dict) -> dict:
         sp = report["speed"]
         out["speed"] = {
             name: {"samples_per_s": round(sp[name]["samples_per_s"], 1), "rtf": round(sp[name]["rtf"], 4)}
-            for name in ("native", "native_avx2", "native_baseline_isa", "numpy_reference", "naive_full_recompute")
+            for name in (
+                "native",
+                "native_float32",
+                "native_avx2",
+                "native_avx2_float32",
+                "native_baseline_isa",
+                "numpy_reference",
+                "naive_full_recompute",
+            )  # fmt: skip
         }
         out["speed"]["kernel_isa"] = report["kernel_isa"]
+        out["speed"]["kernel_precision"] = report["kernel_precision"]
         out["speed"]["native_vs_numpy_reference"] = round(sp["native_vs_reference"], 1)
+        out["speed"]["native_float32_vs_numpy_reference"] = round(sp["native_float32_vs_reference"], 1)
+        out["speed"]["int8_vs_float32"] = round(sp["int8_vs_float32"], 2)
         out["speed"]["native_vs_naive"] = round(sp["native_vs_naive"], 0)
         out["speed"]["whole_process_rtf_cpu"] = round(sp["whole_process"]["rtf_cpu"], 4)
     if "heldout" in report:
         h = report["heldout"]
         out["heldout_bits_per_sample"] = round(h["bits_per_sample"], 4)
+        out["heldout_bits_per_sample_float32"] = round(h["bits_per_sample_float32"], 4)
         out["heldout_bits_per_sample_wrong_chord"] = round(h["bits_per_sample_wrong_chord"], 4)
         out["heldout_by_group"] = {k: round(v, 4) for k, v in h["by_group"].items()}
         out["context_free_bits_per_sample"] = round(h["marginal_bits"], 4)

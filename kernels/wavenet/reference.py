@@ -3,9 +3,10 @@
 :class:`ReferenceKernel` is the same per-sample Fast-WaveNet recurrence as the native kernel
 ``rtaudio/_wavenet.c`` (per-layer queues of past inputs, dilated taps, gated units, residual
 and skip sums, output 1x1 convs, keyed softmax sampling), one numpy call per matrix, with the
-same interface (``set_cond``, ``reset``, ``forward``, ``generate``, ``last``). Its
-transcendentals are numpy's (the kernel has its own exp), so logits agree to float rounding,
-not bitwise.
+same interface (``set_cond``, ``reset``, ``forward``, ``generate``, ``last``), in either of the
+kernel's precisions: ``float32``, or ``int8`` (:func:`quantize_columns`, :func:`quantized_product`:
+the kernel's integer products, exactly). Its transcendentals are numpy's (the kernel has its own
+exp), so logits agree to float rounding, not bitwise.
 
 :func:`naive_generate` is WaveNet without queues: every new sample recomputes the whole
 network over one receptive field of past samples (what the paper's cost remark is about).
@@ -60,13 +61,60 @@ def sample(logits: np.ndarray, u: float, temperature: float) -> int:
     return LANES * k + lane
 
 
-class ReferenceKernel:
-    """The Fast-WaveNet recurrence in numpy, one sample per Python-level step."""
+QUANT_WEIGHT = 127  # int8 weight levels each side of 0 (the kernel's per-column rule)
+QUANT_INPUT = 63  # input levels each side of 0: 7 bits, so AVX2's byte-pair sums cannot saturate
+PRODUCTS = {"w_dil": "b_dil", "w_out": "b_out", "w_head1": "b_head1", "w_head2": "b_head2"}
 
-    def __init__(self, weights: WaveNetWeights) -> None:
+
+def quantize_columns(w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """int8 weights of an input-major matrix ``(..., nin, nout)``, one scale per output column:
+    ``scale = max |w| / 127``, ``q = rint(w / scale)`` (round half even); returns ``(q int32, scale float32)``."""
+    m = np.abs(w).max(axis=-2, keepdims=True)
+    scale = (m / np.float32(QUANT_WEIGHT)).astype(np.float32)
+    q = np.where(m > 0, np.rint(w / np.where(m > 0, scale, np.float32(1))), 0)
+    return np.clip(q, -QUANT_WEIGHT, QUANT_WEIGHT).astype(np.int32), scale[..., 0, :]
+
+
+def quantized_product(x: np.ndarray, q: np.ndarray, scale: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``b + x @ W`` as the kernel's int8 path computes it: each row of ``x`` quantized to
+    +-63 levels of its own max |x|, an exact integer product, one float scale per output."""
+    m = np.abs(x).max(axis=-1, keepdims=True)
+    inv = np.where(m > 0, np.float32(QUANT_INPUT) / np.where(m > 0, m, np.float32(1)), np.float32(0))
+    xq = np.clip(np.rint(x * inv.astype(np.float32)), -QUANT_INPUT, QUANT_INPUT).astype(np.int64)
+    s = (m / np.float32(QUANT_INPUT)).astype(np.float32)
+    return b + (xq @ q).astype(np.float32) * (scale * s)
+
+
+class _Products:
+    """``b + x @ W`` for the exported matrices in one precision (float32 or the kernel's int8)."""
+
+    def __init__(self, arrays: dict[str, np.ndarray], precision: str) -> None:
+        if precision not in ("float32", "int8"):
+            raise ValueError(f"precision must be 'float32' or 'int8', got {precision!r}")
+        self.arrays, self.int8 = arrays, precision == "int8"
+        self.quantized = {name: quantize_columns(arrays[name]) for name in PRODUCTS} if self.int8 else {}
+
+    def __call__(self, name: str, x: np.ndarray, b: np.ndarray, layer: int | None = None) -> np.ndarray:
+        if not self.int8:
+            w = self.arrays[name]
+            return x @ (w if layer is None else w[layer]) + b
+        q, scale = self.quantized[name]
+        if layer is not None:
+            q, scale = q[layer], scale[layer]
+        return quantized_product(x, q, scale, b)
+
+
+class ReferenceKernel:
+    """The Fast-WaveNet recurrence in numpy, one sample per Python-level step.
+
+    ``precision``: ``"float32"`` or ``"int8"``, as the native kernel's.
+    """
+
+    def __init__(self, weights: WaveNetWeights, precision: str = "float32") -> None:
         self.w = weights.arrays
         self.dil = list(weights.dilations)
         self.r = weights.residual
+        self.product = _Products(self.w, precision)
         self.bias = self.w["b_dil"].copy()
         self.reset()
 
@@ -81,21 +129,21 @@ class ReferenceKernel:
     def step(self, cls: int, ebias: np.ndarray | None = None) -> np.ndarray:
         """Feed one input class, return the logits for the next sample (``ebias``: this sample's
         gate-bias increment, ``(L * 2R,)``, or ``None``)."""
-        w, r = self.w, self.r
+        w, r, mm = self.w, self.r, self.product
         bias = self.bias if ebias is None else self.bias + ebias.reshape(self.bias.shape)
         x = w["embed"][cls]
         skip = np.zeros(w["w_head1"].shape[0], np.float32)
         for layer, (d, q) in enumerate(zip(self.dil, self.queues, strict=True)):
             slot = self.t % d
-            z = np.concatenate([q[slot], x]) @ w["w_dil"][layer] + bias[layer]
+            z = mm("w_dil", np.concatenate([q[slot], x]), bias[layer], layer)
             q[slot] = x
             h = np.tanh(z[:r]) * (1.0 / (1.0 + np.exp(-z[r:])))
-            y = h @ w["w_out"][layer] + w["b_out"][layer]
+            y = mm("w_out", h, w["b_out"][layer], layer)
             x = x + y[:r]
             skip = skip + y[r:]
         self.t += 1
-        h1 = np.maximum(np.maximum(skip, 0) @ w["w_head1"] + w["b_head1"], 0)
-        return h1 @ w["w_head2"] + w["b_head2"]
+        h1 = np.maximum(mm("w_head1", np.maximum(skip, 0), w["b_head1"]), 0)
+        return mm("w_head2", h1, w["b_head2"])
 
     def forward(self, inputs: np.ndarray, logits: np.ndarray | None = None, ebias: np.ndarray | None = None) -> None:
         for i, cls in enumerate(np.asarray(inputs)):
@@ -115,32 +163,42 @@ class ReferenceKernel:
 
 
 def conv_logits(
-    weights: WaveNetWeights, bias: np.ndarray, inputs: np.ndarray, ebias: np.ndarray | None = None
+    weights: WaveNetWeights,
+    bias: np.ndarray,
+    inputs: np.ndarray,
+    ebias: np.ndarray | None = None,
+    precision: str = "float32",
 ) -> np.ndarray:
     """Whole-sequence (teacher-forced) logits by dilated convolution over ``inputs``: zeros before 0.
 
-    ``ebias``: per-sample gate-bias increments ``(T, L * 2R)`` (a model's excitation), or ``None``.
+    ``ebias``: per-sample gate-bias increments ``(T, L * 2R)`` (a model's excitation), or ``None``;
+    ``precision``: the kernel's products, float32 or int8 (every sample's inputs quantized alone).
     """
-    w, r = weights.arrays, weights.residual
+    w, r, mm = weights.arrays, weights.residual, _Products(weights.arrays, precision)
     b = w["b_dil"] + np.asarray(bias, np.float32).reshape(w["b_dil"].shape)
     per_sample = None if ebias is None else np.asarray(ebias, np.float32).reshape(len(inputs), *b.shape)
     x = w["embed"][np.asarray(inputs, np.int64)]  # (T, R)
     skip = 0.0
     for layer, d in enumerate(weights.dilations):
         past = np.concatenate([np.zeros((d, r), np.float32), x[:-d]]) if d < len(x) else np.zeros_like(x)
-        z = np.concatenate([past, x], axis=1) @ w["w_dil"][layer] + b[layer]
-        if per_sample is not None:
-            z = z + per_sample[:, layer]
+        zb = b[layer] if per_sample is None else b[layer] + per_sample[:, layer]
+        z = mm("w_dil", np.concatenate([past, x], axis=1), zb, layer)
         h = np.tanh(z[:, :r]) * (1.0 / (1.0 + np.exp(-z[:, r:])))
-        y = h @ w["w_out"][layer] + w["b_out"][layer]
+        y = mm("w_out", h, w["b_out"][layer], layer)
         x = x + y[:, :r]
         skip = skip + y[:, r:]
-    h1 = np.maximum(np.maximum(skip, 0) @ w["w_head1"] + w["b_head1"], 0)
-    return h1 @ w["w_head2"] + w["b_head2"]
+    h1 = np.maximum(mm("w_head1", np.maximum(skip, 0), w["b_head1"]), 0)
+    return mm("w_head2", h1, w["b_head2"])
 
 
 def naive_generate(
-    weights: WaveNetWeights, bias: np.ndarray, n: int, seed: int, temperature: float, history: np.ndarray | None = None
+    weights: WaveNetWeights,
+    bias: np.ndarray,
+    n: int,
+    seed: int,
+    temperature: float,
+    history: np.ndarray | None = None,
+    precision: str = "float32",
 ) -> np.ndarray:
     """Generate ``n`` classes recomputing the network over the last receptive field each sample.
 
@@ -151,7 +209,7 @@ def naive_generate(
     us = uniforms(seed, 0, n)
     out = np.empty(n, np.uint8)
     for i in range(n):
-        logits = conv_logits(weights, bias, np.array(ctx[-rf:], np.uint8))[-1]
+        logits = conv_logits(weights, bias, np.array(ctx[-rf:], np.uint8), precision=precision)[-1]
         out[i] = sample(logits, us[i], temperature)
         ctx.append(out[i])
     return out

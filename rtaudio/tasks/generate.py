@@ -45,6 +45,9 @@ INSTRUMENTS = {"piano": 0, "epiano": 4, "organ": 16, "guitar": 24, "strings": 48
 INTERVALS = {"maj": (0, 4, 7), "min": (0, 3, 7)}
 MU = 255
 SILENCE = 128  # mu_law_encode(0.0)
+# the native kernel's default arithmetic: int8 products (rtaudio/_wavenet.c, QUANTIZED PRODUCTS),
+# 2.2-3x the float32 path's speed at +0.002 held-out bits/sample (bench/BENCHMARKS.md)
+KERNEL_PRECISION = "int8"
 _FLATS = {"Db": "C#", "Eb": "D#", "Gb": "F#", "Ab": "G#", "Bb": "A#", "Cb": "B", "Fb": "E", "E#": "F", "B#": "C"}
 
 
@@ -222,15 +225,16 @@ class WaveNetWeights:
         card_path(path).write_text(json.dumps(card, indent=1) + "\n")
         return card
 
-    def kernel(self) -> Any:
-        """A fresh native kernel over these weights."""
+    def kernel(self, precision: str = KERNEL_PRECISION) -> Any:
+        """A fresh native kernel over these weights; ``precision``: ``"int8"`` (the default: 8-bit
+        weights, 7-bit inputs, integer products) or ``"float32"`` (the exported weights as they are)."""
         from rtaudio import _wavenet
 
         a = self.arrays
         return _wavenet.Kernel(
             self.dilations, self.residual, self.skip, self.head,
             a["embed"], a["w_dil"], a["b_dil"], a["w_out"], a["b_out"],
-            a["w_head1"], a["b_head1"], a["w_head2"], a["b_head2"],
+            a["w_head1"], a["b_head1"], a["w_head2"], a["b_head2"], precision=precision,
         )  # fmt: skip
 
 
@@ -257,6 +261,8 @@ class WaveNetGenerator:
     block
         Control granularity in samples (10 ms by default): :meth:`control` takes effect at
         the next render, which always starts on a multiple of ``block``.
+    precision
+        The native kernel's arithmetic: ``"int8"`` (default) or ``"float32"``.
     """
 
     channels = 1
@@ -269,6 +275,7 @@ class WaveNetGenerator:
         seed: int = 0,
         temperature: float = 1.0,
         block: int = 160,
+        precision: str = KERNEL_PRECISION,
     ) -> None:
         self.weights = weights if weights is not None else WaveNetWeights.load()
         self.out_rate = int(self.weights.card.get("sample_rate", 16000))
@@ -278,7 +285,8 @@ class WaveNetGenerator:
         if not self.temperature >= 0:
             raise ValueError(f"temperature must be >= 0, got {temperature}")
         self._initial = (parse_chord(chord), check_instrument(instrument))
-        self._kernel = self.weights.kernel()
+        self.precision = precision
+        self._kernel = self.weights.kernel(precision)
         self._bias_cache: dict[tuple[Chord, str], np.ndarray] = {}
         self.reset()
 
