@@ -54,7 +54,7 @@ typedef struct {
     void *qmem;         /* one 64-byte aligned block for the int8 weights and their scratch */
     int8_t *qwd, *qwo, *qw1, *qw2;   /* packed [in / 4][out][4] (the VNNI dot-product layout) */
     float *swd, *swo, *sw1, *sw2;    /* per output column: the weight scale */
-    int32_t *cwd, *cwo, *cw1, *cw2;  /* per output column: the sum of its int8 weights */
+    int32_t *cwd, *cwo, *cw1, *cw2;  /* per output column: QOFF x the sum of its int8 weights */
     int32_t *iacc;      /* integer accumulators of one product */
     uint8_t *u8;        /* one quantized input vector (offset by 64: 1..127) */
     uint64_t t;         /* steps taken since reset */
@@ -213,18 +213,19 @@ INLINE float quantize_input(uint8_t *restrict u, const float *restrict x, int n)
     return m / (float)QIN;
 }
 
-/* y[0:nout] = b + float(acc - QOFF * colsum) * (scale * s), elementwise */
+/* y[0:nout] = b + float(acc - colsum) * (scale * s), elementwise (colsum holds QOFF x the sum) */
 INLINE void dequantize(float *restrict y, const float *restrict b, const int32_t *restrict acc,
                        const int32_t *restrict colsum, const float *restrict scale, float s, int nout) {
     for (int o = 0; o < nout; o += VL) {
-        const vi t = *(const vi *)(acc + o) - *(const vi *)(colsum + o) * QOFF;
+        const vi t = *(const vi *)(acc + o) - *(const vi *)(colsum + o); /* colsum: QOFF x the column sum */
         vstore(y + o, vload(b + o) + __builtin_convertvector(t, vf) * (vload(scale + o) * s));
     }
 }
 
-/* acc[0:nout] = sum_i u[i] W[i][o]; W packed [nin / 4][ldo][4] from this product's first column */
-INLINE void qdot_base(int32_t *restrict acc, const int8_t *restrict W, int ldo, const uint8_t *restrict u,
-                      int nin, int nout) {
+/* acc[0:nout] = sum_i u[i] W[i][o]; W packed [nin / 4][ldo][4] from this product's first column.
+ * Portable C (non-x86 machines); x86-64's baseline path uses the SSE2 form below. */
+INLINE void qdot_portable(int32_t *restrict acc, const int8_t *restrict W, int ldo, const uint8_t *restrict u,
+                          int nin, int nout) {
     for (int o = 0; o < nout; o++) acc[o] = 0;
     for (int g = 0; g < nin / 4; g++) {
         const int8_t *restrict w = W + (size_t)g * ldo * 4;
@@ -233,6 +234,65 @@ INLINE void qdot_base(int32_t *restrict acc, const int8_t *restrict W, int ldo, 
             acc[o] += u0 * w[4 * o] + u1 * w[4 * o + 1] + u2 * w[4 * o + 2] + u3 * w[4 * o + 3];
     }
 }
+
+#if defined(__x86_64__) && defined(__SSE2__)
+#include <emmintrin.h>
+/* SSE2 (every x86-64): 16 weight bytes are 4 outputs x 4 inputs; sign-extended to int16 and
+ * multiplied by the 4 inputs with pmaddwd, each output's two pair sums are added at the end */
+static void qdot_base(int32_t *restrict acc, const int8_t *restrict W, int ldo, const uint8_t *restrict u, int nin,
+                      int nout) {
+    for (int o = 0; o < nout; o += 16) { /* 16 outputs: 8 accumulators of 2 outputs x 2 pair sums */
+        __m128i a[8];
+        for (int v = 0; v < 8; v++) a[v] = _mm_setzero_si128();
+        for (int g = 0; g < nin / 4; g++) {
+            int32_t bytes;
+            memcpy(&bytes, u + 4 * g, 4); /* in registers: a stack-built vector would stall on store forwarding */
+            const __m128i w16 = _mm_unpacklo_epi8(_mm_cvtsi32_si128(bytes), _mm_setzero_si128());
+            const __m128i quad = _mm_unpacklo_epi64(w16, w16); /* u0..u3 as int16, twice */
+            const int8_t *w = W + ((size_t)g * ldo + o) * 4;
+            for (int v = 0; v < 4; v++) {
+                const __m128i b = _mm_loadu_si128((const __m128i *)(w + 16 * v));
+                const __m128i lo = _mm_srai_epi16(_mm_unpacklo_epi8(b, b), 8), hi = _mm_srai_epi16(_mm_unpackhi_epi8(b, b), 8);
+                a[2 * v] = _mm_add_epi32(a[2 * v], _mm_madd_epi16(lo, quad));
+                a[2 * v + 1] = _mm_add_epi32(a[2 * v + 1], _mm_madd_epi16(hi, quad));
+            }
+        }
+        for (int v = 0; v < 8; v++) {
+            int32_t t[4];
+            _mm_storeu_si128((__m128i *)t, a[v]);
+            acc[o + 2 * v] = t[0] + t[1];
+            acc[o + 2 * v + 1] = t[2] + t[3];
+        }
+    }
+}
+
+/* quantize_input, SSE2: the same elementwise operations, packed to bytes in registers */
+static float quantize_base(uint8_t *restrict u, const float *restrict x, int n) {
+    const __m128 mag = _mm_castsi128_ps(_mm_set1_epi32(0x7fffffff));
+    __m128 mv = _mm_setzero_ps();
+    for (int j = 0; j < n; j += 4) mv = _mm_max_ps(mv, _mm_and_ps(mag, _mm_load_ps(x + j)));
+    mv = _mm_max_ps(mv, _mm_movehl_ps(mv, mv));
+    mv = _mm_max_ss(mv, _mm_shuffle_ps(mv, mv, 1));
+    const float m = _mm_cvtss_f32(mv);
+    const __m128 inv = _mm_set1_ps(m > 0.0f ? (float)QIN / m : 0.0f), big = _mm_set1_ps(12582912.0f);
+    const __m128 hi = _mm_set1_ps((float)QIN), lo = _mm_set1_ps(-(float)QIN);
+    const __m128i off = _mm_set1_epi32(QOFF);
+    for (int j = 0; j < n; j += 16) {
+        __m128i q[4];
+        for (int h = 0; h < 4; h++) {
+            __m128 r = _mm_sub_ps(_mm_add_ps(_mm_mul_ps(_mm_load_ps(x + j + 4 * h), inv), big), big);
+            r = _mm_max_ps(_mm_min_ps(r, hi), lo);
+            q[h] = _mm_add_epi32(_mm_cvttps_epi32(r), off);
+        }
+        const __m128i w = _mm_packus_epi16(_mm_packs_epi32(q[0], q[1]), _mm_packs_epi32(q[2], q[3]));
+        _mm_store_si128((__m128i *)(u + j), w);
+    }
+    return m / (float)QIN;
+}
+#else
+#define qdot_base qdot_portable
+#define quantize_base quantize_input
+#endif
 
 #if defined(__x86_64__) && defined(__GNUC__)
 #include <immintrin.h>
@@ -354,14 +414,14 @@ TARGET_AVX512_INT8 static float quantize_avx512(uint8_t *restrict u, const float
     return m / (float)QIN;
 }
 #define QUANTIZE_OF(isa, u, x, n)                                                                             \
-    ((isa) == 2 ? quantize_avx512(u, x, n) : (isa) == 1 ? quantize_avx2(u, x, n) : quantize_input(u, x, n))
+    ((isa) == 2 ? quantize_avx512(u, x, n) : (isa) == 1 ? quantize_avx2(u, x, n) : quantize_base(u, x, n))
 #define QDOT_OF(isa, acc, W, ldo, u, nin, nout)                                                               \
     ((isa) == 2   ? qdot_avx512(acc, W, ldo, u, nin, nout)                                                    \
      : (isa) == 1 ? qdot_avx2(acc, W, ldo, u, nin, nout)                                                      \
                   : qdot_base(acc, W, ldo, u, nin, nout))
 #else
 #define QDOT_OF(isa, acc, W, ldo, u, nin, nout) qdot_base(acc, W, ldo, u, nin, nout)
-#define QUANTIZE_OF(isa, u, x, n) quantize_input(u, x, n)
+#define QUANTIZE_OF(isa, u, x, n) quantize_base(u, x, n)
 #endif
 
 /* y = b + W x through the int8 weights `name` (columns off.. of rows ldo wide; nout outputs) */
@@ -629,7 +689,7 @@ static void pack_int8(const float *W, int nin, int nout, int8_t *P, float *scale
             sum += (int32_t)v;
         }
         scale[o] = s;
-        colsum[o] = sum;
+        colsum[o] = QOFF * sum; /* what the input offset adds to the integer sum */
     }
 }
 
