@@ -251,6 +251,7 @@ def main(argv: list[str] | None = None) -> None:
             "native_vs_naive": nat["samples_per_s"] / naive["samples_per_s"],
             "whole_process": whole_process(a.model, a.speed_seconds),
             "paper_config_native": native_speed(paper_w, 2.0) | {"macs_per_sample": paper_macs()},
+            "paper_config_native_float32": native_speed(paper_w, 2.0, "float32") | {"macs_per_sample": paper_macs()},
         }
     if "nll" not in skip and a.data.exists():
         print("held-out NLL ...", flush=True)
@@ -285,7 +286,7 @@ def print_report(r: dict) -> None:
         s = r["speed"]
         names = ("native", "native_float32", "native_avx2", "native_avx2_float32", "native_baseline_isa",
                  "numpy_reference", "naive_full_recompute")  # fmt: skip
-        for name in (*names, "paper_config_native"):
+        for name in (*names, "paper_config_native", "paper_config_native_float32"):
             print(f"{name:24s} {s[name]['samples_per_s']:10.0f} samples/s  RTF {s[name]['rtf']:8.3f}")
         wp = s["whole_process"]
         print(f"whole process: RTF {wp['rtf_cpu']:.3f} (CPU) {wp['rtf_wall']:.3f} (wall)")

@@ -142,8 +142,25 @@ def test_cli_generate_is_reproducible_and_exact(tmp_path, model_file):
     assert summary["changes"][1][0] % 160 == 0
 
 
+def test_cli_precision_chooses_the_kernels_arithmetic(tmp_path, model_file, weights):
+    """``--precision float32`` runs the exported weights as they are, the default the int8 products:
+    each reproduces the generator's own take in that precision, and the two takes differ."""
+    takes = {}
+    for precision in ("int8", "float32"):
+        out = tmp_path / f"{precision}.wav"
+        args = ["--seconds", "0.3", "--chord", "D:maj", "--seed", "5", "--model", str(model_file), "--json"]
+        r = run_cli("generate", str(out), *args, *(["--precision", precision] if precision == "float32" else []))
+        assert r.returncode == 0, r.stderr.decode()
+        assert json.loads(r.stdout)["precision"] == precision
+        takes[precision] = sf.read(out, dtype="float32")[0]
+        gen = WaveNetGenerator(weights, "D:maj", seed=5, precision=precision)
+        own = np.concatenate([gen.render(160)[0] for _ in range(30)])
+        np.testing.assert_allclose(takes[precision], own, atol=1 / 32768)  # PCM_16 rounding
+    assert np.abs(takes["int8"] - takes["float32"]).max() > 0.01
+
+
 def test_cli_errors_are_one_line_exit_2(tmp_path, model_file):
-    for extra in (["--chord", "X:maj"], ["--instrument", "tuba"], ["--seconds", "0"]):
+    for extra in (["--chord", "X:maj"], ["--instrument", "tuba"], ["--seconds", "0"], ["--precision", "fp16"]):
         r = run_cli("generate", str(tmp_path / "x.wav"), "--model", str(model_file), *extra)
         assert r.returncode == 2
         assert len(r.stderr.decode().strip().splitlines()) == 1
