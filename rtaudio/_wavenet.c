@@ -11,18 +11,25 @@
  * calls; ``e_t`` is an optional per-sample term (the chord excitation's projection, computed by
  * the caller for each block), so a block costs no Python call per sample.
  *
- * Speed: the arithmetic is written once on 16-float vectors (GCC vector extensions) and every
- * channel count is zero-padded to a multiple of 16, so each matrix-vector product is whole
- * vectors: several output vectors and input runs accumulate in registers at once (independent
- * add chains, so no add waits on the one before), in the dispatch target's own vector width,
- * and the activations and the sampler are vector code too. The one serial part left is the
- * inverse-CDF walk, done lane-major (see sample_impl). What bounds a step now is streaming
- * every weight from L2 once per sample (kernels/README.md).
+ * Precision: "int8" (the generator's default) or "float32", chosen per kernel object. int8
+ * quantizes every weight matrix at load and every product's input vector as it is used, and
+ * sums exactly in integers (QUANTIZED PRODUCTS below): a quarter of the weight bytes and an
+ * eighth of the vector instructions of the float32 products, at +0.003 held-out bits/sample.
  *
- * Build: portable flags only. On x86-64 the hot loop is compiled three times (baseline, AVX2,
- * AVX-512) and chosen at run time. Every operation is elementwise on the same 16-lane vectors
- * in the same order on every path, and -ffp-contract=off forbids FMA contraction, so the three
- * paths are bitwise identical: a seed gives the same take on any x86-64 machine.
+ * Speed: the float arithmetic is written once on 16-float vectors (GCC vector extensions) and
+ * every channel count is zero-padded to a multiple of 16, so each product is whole vectors:
+ * several output vectors and input runs accumulate in registers at once (independent add
+ * chains), in the dispatch target's own vector width, and the activations and the sampler are
+ * vector code too. The one serial part left is the inverse-CDF walk, done lane-major (see
+ * sample_impl). What bounds an int8 step now is the chain from layer to layer
+ * (kernels/README.md).
+ *
+ * Build: portable flags only. On x86-64 the hot loop is compiled three times (baseline SSE2,
+ * AVX2, AVX-512; int8 needs AVX-512 VNNI for the last) and chosen at run time; other machines
+ * get portable C (-DRTAUDIO_WAVENET_PORTABLE builds only that on x86-64, to check it). Every
+ * float operation is elementwise on the same 16-lane vectors in the same order on every path,
+ * -ffp-contract=off forbids FMA contraction, and integer sums are exact: the paths are bitwise
+ * identical, so a seed gives the same take on any machine.
  * The GIL is released while the recurrence runs; one kernel object serves one thread.
  */
 #define PY_SSIZE_T_CLEAN
@@ -159,7 +166,7 @@ INLINE int runs_for(int nout) { return nout <= VL ? 4 : nout <= 4 * VL ? 2 : 1; 
 typedef float vf4 __attribute__((vector_size(16)));
 /* baseline x86-64 (16 SSE registers of 4 floats) and other machines */
 MATVEC(, INLINE, _base, vf4, 2, 4, 8)
-#if defined(__x86_64__) && defined(__GNUC__)
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(RTAUDIO_WAVENET_PORTABLE)
 #define HAVE_X86_PATHS 1
 #define TARGET_AVX2 __attribute__((target("avx2")))
 #define TARGET_AVX512 __attribute__((target("avx512f,avx512vl,avx2")))
@@ -235,7 +242,7 @@ INLINE void qdot_portable(int32_t *restrict acc, const int8_t *restrict W, int l
     }
 }
 
-#if defined(__x86_64__) && defined(__SSE2__)
+#if defined(__x86_64__) && defined(__SSE2__) && !defined(RTAUDIO_WAVENET_PORTABLE)
 #include <emmintrin.h>
 /* SSE2 (every x86-64): 16 weight bytes are 4 outputs x 4 inputs; sign-extended to int16 and
  * multiplied by the 4 inputs with pmaddwd, each output's two pair sums are added at the end */
@@ -294,7 +301,7 @@ static float quantize_base(uint8_t *restrict u, const float *restrict x, int n) 
 #define quantize_base quantize_input
 #endif
 
-#if defined(__x86_64__) && defined(__GNUC__)
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(RTAUDIO_WAVENET_PORTABLE)
 #include <immintrin.h>
 #define TARGET_AVX2_INT8 __attribute__((target("avx2")))
 #define TARGET_AVX512_INT8 __attribute__((target("avx512f,avx512vl,avx512bw,avx512vnni,avx2")))

@@ -259,6 +259,50 @@ def test_every_isa_path_gives_the_same_take(precision):
     assert hashlib.sha256(b"").hexdigest() not in results.values()
 
 
+_TAKE_CODE = (
+    "import hashlib, numpy as np; from kernels.wavenet.reference import random_weights; "
+    "from rtaudio.tasks.generate import Chord; "
+    f"w = random_weights({DILATIONS}, residual=16, skip=24, head=32, seed=2); "
+    "out = {}\n"
+    "for p in ('float32', 'int8'):\n"
+    "    k = w.kernel(p); k.set_cond(w.cond_bias(Chord(4, 'maj'), 'piano')); o = np.empty(2000, np.uint8)\n"
+    "    k.generate(o, 9, 0, 1.0); lo = np.empty((300, 256), np.float32); k.reset(); k.forward(o[:300], lo)\n"
+    "    out[p] = hashlib.sha256(o.tobytes() + lo.tobytes()).hexdigest()\n"
+    "from rtaudio import _wavenet; print(out['float32'], out['int8'], _wavenet.__file__)"
+)
+
+
+def test_the_portable_c_path_gives_the_same_take(tmp_path):
+    """What machines other than x86-64 run (plain C products, the generic quantizer), built here
+    with -DRTAUDIO_WAVENET_PORTABLE, gives the x86 paths' takes in both precisions."""
+    import shutil
+    import subprocess
+    import sys
+    import sysconfig
+    from pathlib import Path
+
+    cc = shutil.which("gcc") or shutil.which("cc")
+    if cc is None:
+        pytest.skip("no C compiler to build the portable variant (the shipped kernel is prebuilt)")
+    root = Path(__file__).resolve().parent.parent
+    pkg = tmp_path / "rtaudio"
+    shutil.copytree(root / "rtaudio", pkg, ignore=shutil.ignore_patterns("*.so", "__pycache__", "models", "assets"))
+    (pkg / "models").symlink_to(root / "rtaudio" / "models")
+    ext = sysconfig.get_config_var("EXT_SUFFIX")
+    for so in pkg.glob("_wavenet*"):
+        so.unlink()
+    flags = ["-O3", "-ffp-contract=off", "-fno-math-errno", "-fno-trapping-math", "-Wno-psabi", "-shared", "-fPIC"]
+    subprocess.run([cc, *flags, "-DRTAUDIO_WAVENET_PORTABLE", f"-I{sysconfig.get_paths()['include']}",
+                    str(root / "rtaudio" / "_wavenet.c"), "-o", str(pkg / f"_wavenet{ext}")], check=True)  # fmt: skip
+    (tmp_path / "kernels").symlink_to(root / "kernels")
+    takes = []
+    for where in (tmp_path, root):
+        out = subprocess.run([sys.executable, "-c", _TAKE_CODE], cwd=where, capture_output=True, text=True, check=True)
+        takes.append(out.stdout.split())
+    assert takes[0][2].startswith(str(tmp_path)) and not takes[1][2].startswith(str(tmp_path))  # two builds
+    assert takes[0][:2] == takes[1][:2]
+
+
 def _excitation_weights(weights, seed: int = 5):
     """The random weights plus a chord-excitation projection (a model trained with one)."""
     from dataclasses import replace
