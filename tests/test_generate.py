@@ -215,3 +215,19 @@ def test_self_fed_inputs_swap_only_the_loss_window_for_the_nets_draws() -> None:
     assert (fed[:, -16:] != x[:, -16:]).float().mean() > 0.9  # an untrained net's draws are near uniform
     half = self_fed_inputs(net, x, chord, inst, since, 16, 0.5, rng)
     assert 0.2 < (half[:, -16:] != x[:, -16:]).float().mean() < 0.8
+
+
+def test_heavy_input_noise_buries_the_past_of_its_share_of_crops_only() -> None:
+    import torch
+
+    from export.wavenet.train import noisy_inputs
+
+    x = torch.full((400, 3000), 128)
+    light = noisy_inputs(x, 1.5, np.random.default_rng(0))
+    assert (light - x).float().std(dim=1).max() < 1.6  # every crop within the light level
+    noisy = noisy_inputs(x, 1.5, np.random.default_rng(0), heavy_share=0.25, heavy_sigma=48.0)
+    spread = (noisy - x).float().std(dim=1)
+    heavy = spread > 1.6
+    assert 0.15 < heavy.float().mean() < 0.35  # about the share asked for
+    assert spread[heavy].mean() > 15  # levels up to 48 classes: a past that says little
+    assert noisy.min() >= 0 and noisy.max() <= 255

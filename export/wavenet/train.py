@@ -6,7 +6,8 @@ loss covers the last ``segment`` (every position there sees real audio, no paddi
 ``p_onset`` of the crops is placed so a chord onset falls in the first half of the loss window:
 onsets are where the conditioning decides what sounds (after one, the waveform's past predicts
 most of the future). ``input_noise`` jitters the inputs (not the targets) by up to that many
-classes, so the net learns to continue from its own noisy draws. ``self_feed`` goes further
+classes, so the net learns to continue from its own noisy draws; ``heavy_noise_share`` of the
+crops get up to ``heavy_noise`` classes, so the chord has to carry the prediction. ``self_feed`` goes further
 (parallel scheduled sampling, Duckworth et al. 2019): that share of the loss window's inputs is
 replaced by the net's own one-step draws, the kind of past it feeds itself when it plays.
 A model with an ``excitation`` (``model.excitation: 6``) is trained on labels that switch at each
@@ -92,16 +93,24 @@ def excitation_of(net: WaveNet, chord: torch.Tensor, since: torch.Tensor) -> tor
     return torch.from_numpy(e).reshape(*chord.shape, -1)
 
 
-def noisy_inputs(x: torch.Tensor, max_sigma: float, rng: np.random.Generator) -> torch.Tensor:
+def noisy_inputs(
+    x: torch.Tensor, max_sigma: float, rng: np.random.Generator, heavy_share: float = 0.0, heavy_sigma: float = 0.0
+) -> torch.Tensor:
     """Inputs with Gaussian jitter of up to ``max_sigma`` mu-law classes (one level per crop).
 
     Targets stay clean: the net learns to predict the clean next sample from a past that has
     sampling noise in it, which is what it sees when it feeds back its own draws (LPCNet's
-    noise injection, in the class domain).
+    noise injection, in the class domain). A ``heavy_share`` of crops gets a level drawn up to
+    ``heavy_sigma`` instead: a past that says little, so the chord and its excitation become the
+    cheaper predictor, which is what has to hold a free-running take to the chord.
     """
-    if max_sigma <= 0:
+    if max_sigma <= 0 and heavy_share <= 0:
         return x
-    sigma = torch.from_numpy(rng.uniform(0, max_sigma, (x.shape[0], 1)).astype(np.float32))
+    levels = rng.uniform(0, max_sigma, x.shape[0])
+    if heavy_share > 0:  # (no extra draws otherwise: earlier runs resume and replay exactly)
+        heavy = rng.random(x.shape[0]) < heavy_share
+        levels[heavy] = rng.uniform(max_sigma, max(heavy_sigma, max_sigma), int(heavy.sum()))
+    sigma = torch.from_numpy(levels[:, None].astype(np.float32))
     jitter = torch.round(torch.randn(x.shape) * sigma).long()
     return (x + jitter).clamp(0, 255)
 
@@ -250,7 +259,9 @@ def main() -> None:
             for g in opt.param_groups:
                 g["lr"] = lr_at(step)
             x, chord, inst, since = train.batch(cfg["batch"], tail)
-            x_in = noisy_inputs(x, cfg.get("input_noise", 0.0), rng)
+            x_in = noisy_inputs(
+                x, cfg.get("input_noise", 0.0), rng, cfg.get("heavy_noise_share", 0.0), cfg.get("heavy_noise", 0.0)
+            )
             if cfg.get("self_feed", 0.0):
                 x_in = self_fed_inputs(net, x_in, chord, inst, since, tail, cfg["self_feed"], rng)
             loss = bits(net, x, chord, inst, since, tail, x_in)
