@@ -187,6 +187,21 @@ def test_excitation_is_the_chords_tones_phase_locked_to_the_onset() -> None:
     assert abs(int(np.argmax(spec)) - 110) <= 1
 
 
+def test_excitation_harmonics_are_whole_multiples_of_the_tones() -> None:
+    from rtaudio.tasks.generate import excitation
+
+    since = np.arange(-50, 16000)
+    e = excitation(19, since, 16000, channels=6 * 80)
+    assert e.shape == (len(since), 480)
+    np.testing.assert_array_equal(e[:, [0, 1, 2, 240, 241, 242]], excitation(19, since, 16000))  # k = 1 as before
+    spec = np.abs(np.fft.rfft(e[50:, 3 * 4 + 0]))  # harmonic 5 of A2 (sines: tone-major within a harmonic)
+    assert abs(int(np.argmax(spec)) - 550) <= 1
+    assert not e[:, 3 * 79 + 0].any() and not e[:, 240 + 3 * 79].any()  # 80 x 110 Hz is past Nyquist: zero
+    assert e[:, 3 * 70 + 1].any()  # 71 x 65.4 Hz = 4.6 kHz is not
+    with pytest.raises(ValueError, match="multiple of 6"):
+        excitation(19, since, 16000, channels=8)
+
+
 def test_onset_labels_switch_at_each_audible_onset() -> None:
     from export.wavenet.data import audio_onset, labels_at_onsets
 

@@ -303,26 +303,26 @@ def test_the_portable_c_path_gives_the_same_take(tmp_path):
     assert takes[0][:2] == takes[1][:2]
 
 
-def _excitation_weights(weights, seed: int = 5):
+def _excitation_weights(weights, seed: int = 5, channels: int = 6):
     """The random weights plus a chord-excitation projection (a model trained with one)."""
     from dataclasses import replace
 
-    from rtaudio.tasks.generate import EXCITATION_CHANNELS
-
     rng = np.random.default_rng(seed)
-    w_exc = rng.standard_normal((EXCITATION_CHANNELS, weights.arrays["b_dil"].size)).astype(np.float32)
+    w_exc = rng.standard_normal((channels, weights.arrays["b_dil"].size)).astype(np.float32) * (6 / channels) ** 0.5
     return replace(weights, arrays={**weights.arrays, "w_exc": w_exc}, card={"sample_rate": 16000})
 
 
+@pytest.mark.parametrize("channels", [6, 36])  # the fundamentals, and harmonics 1..6
 @pytest.mark.parametrize("precision", PRECISIONS)
-def test_excitation_enters_kernel_reference_and_convolution_alike(weights, bias, precision):
+def test_excitation_enters_kernel_reference_and_convolution_alike(weights, bias, precision, channels):
     from rtaudio.tasks.generate import excitation
 
-    w = _excitation_weights(weights)
+    w = _excitation_weights(weights, channels=channels)
     inputs = np.random.default_rng(2).integers(0, 256, 300).astype(np.uint8)
     ebias = w.excitation_bias(Chord(9, "min"), -40, len(inputs))
     assert ebias.shape == (300, w.arrays["b_dil"].size)
-    np.testing.assert_allclose(ebias, excitation(19, np.arange(-40, 260), 16000) @ w.arrays["w_exc"], rtol=1e-6)
+    expected = excitation(19, np.arange(-40, 260), 16000, channels) @ w.arrays["w_exc"]
+    np.testing.assert_allclose(ebias, expected, rtol=1e-5, atol=1e-6)
     k, ref = w.kernel(precision), ReferenceKernel(w, precision)
     outs = []
     for kern in (k, ref):
@@ -368,20 +368,21 @@ def test_generator_keys_the_excitation_to_the_chord_onset(weights):
     np.testing.assert_array_equal(np.concatenate([first, second]), by_hand)
 
 
-def test_torch_excitation_matches_kernel():
+@pytest.mark.parametrize("channels", [6, 36])
+def test_torch_excitation_matches_kernel(channels):
     torch = pytest.importorskip("torch")
     from export.wavenet.export import torch_logits, weights_of
     from export.wavenet.models import WaveNet, WaveNetConfig
     from rtaudio.tasks.generate import excitation
 
     torch.manual_seed(1)
-    net = WaveNet(WaveNetConfig(residual=8, skip=12, head=16, cond=4, dilations=DILATIONS, excitation=6)).eval()
+    net = WaveNet(WaveNetConfig(residual=8, skip=12, head=16, cond=4, dilations=DILATIONS, excitation=channels)).eval()
     for p in net.parameters():
         p.data.add_(0.3 * torch.randn_like(p))
     w = weights_of(net)
     inputs = np.random.default_rng(3).integers(0, 256, 400).astype(np.uint8)
     chord, inst = 10, 2
-    exc = excitation(chord, np.arange(-100, 300), 16000)
+    exc = excitation(chord, np.arange(-100, 300), 16000, channels)
     k = w.kernel("float32")
     k.set_cond(w.cond_bias(Chord(chord // 2, ["maj", "min"][chord % 2]), w.instruments[inst]))
     native = np.empty((400, 256), np.float32)

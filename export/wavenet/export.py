@@ -117,7 +117,7 @@ def parity(net: WaveNet, n: int = 3000) -> float:
     k = w.kernel("float32")
     k.set_cond(w.cond_bias(Chord(chord // 2, QUALITIES[chord % 2]), w.instruments[inst]))
     # the crop starts 200 samples before an onset: the excitation from there on
-    exc = excitation(chord, np.arange(-200, n - 200), 16000) if net.cfg.excitation else None
+    exc = excitation(chord, np.arange(-200, n - 200), 16000, net.cfg.excitation) if net.cfg.excitation else None
     ebias = None if exc is None else np.ascontiguousarray(exc @ w.arrays["w_exc"])
     out = np.empty((n, 256), np.float32)
     k.forward(classes, out, ebias)

@@ -89,7 +89,7 @@ def excitation_of(net: WaveNet, chord: torch.Tensor, since: torch.Tensor) -> tor
     """``(B, T, channels)`` excitation of per-sample labels and onset distances, or ``None`` (no excitation)."""
     if not net.cfg.excitation:
         return None
-    e = excitation(chord.reshape(-1).numpy(), since.reshape(-1).numpy(), RATE)
+    e = excitation(chord.reshape(-1).numpy(), since.reshape(-1).numpy(), RATE, net.cfg.excitation)
     return torch.from_numpy(e).reshape(*chord.shape, -1)
 
 

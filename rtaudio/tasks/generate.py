@@ -69,6 +69,7 @@ _DECODE = mu_law_decode(np.arange(256))
 #: the excitation: sine and cosine of each chord tone's pitch class one octave below the renders'
 #: lowest notes (C2 = MIDI 36 .. B2), so every played note (octaves 3-5) is a harmonic of it
 EXCITATION_BASE_HZ = 440.0 * 2.0 ** ((36 - 69) / 12)
+#: the fundamentals only; a model's ``w_exc`` rows say how many channels (harmonics) it hears
 EXCITATION_CHANNELS = 6
 
 
@@ -80,19 +81,30 @@ def chord_tone_hz(chord_index: np.ndarray | int) -> np.ndarray:
     return EXCITATION_BASE_HZ * 2.0 ** (steps / 12.0)
 
 
-def excitation(chord_index: np.ndarray | int, since_onset: np.ndarray, rate: int) -> np.ndarray:
-    """The chord's excitation at samples ``since_onset`` after its onset: ``(n, 6)`` float32,
-    ``[sin, cos]`` of ``2 pi f t`` for its three tones (:func:`chord_tone_hz`).
+def excitation(
+    chord_index: np.ndarray | int, since_onset: np.ndarray, rate: int, channels: int = EXCITATION_CHANNELS
+) -> np.ndarray:
+    """The chord's excitation at samples ``since_onset`` after its onset: ``(n, channels)`` float32,
+    ``[sin, cos]`` of ``2 pi k f t`` for its three tones (:func:`chord_tone_hz`) and harmonics
+    ``k = 1 .. channels // 6`` (sines of every tone and harmonic first, then the cosines).
 
     Global conditioning (a label embedding) tells the net *which* chord; its phase-locked
     sinusoids tell it *where in the period* the waveform is, from the onset on: the training
     renders start every note at a known sample (``export/wavenet/data.py: audio_onset``), so the
     relation between excitation and waveform is learnable and the net has a reason to follow it.
-    ``chord_index`` is one label or one per sample.
+    With harmonics, every played note (octave 3 or 4: the tones' 2nd or 4th harmonic) and its
+    lower partials are among the sinusoids, so a waveform is close to a linear read-out of them
+    rather than a high-order nonlinearity of the fundamentals. Harmonics at or above Nyquist
+    are zero. ``chord_index`` is one label or one per sample.
     """
+    if channels % 6 or channels <= 0:
+        raise ValueError(f"excitation channels must be a positive multiple of 6, not {channels}")
     t = np.asarray(since_onset, np.float64)[:, None] / rate
-    phase = 2.0 * np.pi * np.broadcast_to(chord_tone_hz(chord_index), (len(t), 3)) * t
-    return np.concatenate([np.sin(phase), np.cos(phase)], axis=1).astype(np.float32)
+    k = np.arange(1, channels // 6 + 1, dtype=np.float64)
+    hz = (np.broadcast_to(chord_tone_hz(chord_index), (len(t), 3))[:, None, :] * k[None, :, None]).reshape(len(t), -1)
+    phase = 2.0 * np.pi * hz * t
+    audible = hz < rate / 2
+    return np.concatenate([np.sin(phase) * audible, np.cos(phase) * audible], axis=1).astype(np.float32)
 
 
 @dataclass(frozen=True)
@@ -208,8 +220,10 @@ class WaveNetWeights:
         ``since_onset .. since_onset + n - 1`` after its onset; ``None`` for a model without one."""
         if not self.has_excitation:
             return None
-        e = excitation(chord.index, np.arange(since_onset, since_onset + n), int(self.card.get("sample_rate", 16000)))
-        return np.ascontiguousarray(e @ self.arrays["w_exc"], np.float32)
+        w_exc = self.arrays["w_exc"]
+        since = np.arange(since_onset, since_onset + n)
+        e = excitation(chord.index, since, int(self.card.get("sample_rate", 16000)), len(w_exc))
+        return np.ascontiguousarray(e @ w_exc, np.float32)
 
     def save(self, path: Path, card: dict[str, Any]) -> dict[str, Any]:
         """Write the ``.npz`` (atomically) and its card beside it; return the card with its sha256."""
