@@ -246,3 +246,29 @@ def test_heavy_input_noise_buries_the_past_of_its_share_of_crops_only() -> None:
     assert 0.15 < heavy.float().mean() < 0.35  # about the share asked for
     assert spread[heavy].mean() > 15  # levels up to 48 classes: a past that says little
     assert noisy.min() >= 0 and noisy.max() <= 255
+
+
+def test_bfloat16_training_products_keep_the_loss_and_its_gradient() -> None:
+    """``autocast_bf16`` trains on bfloat16 products: the loss and the gradient's direction must
+    match float32's, or the faster steps would train a different objective."""
+    import torch
+
+    from export.wavenet.models import WaveNet, WaveNetConfig
+    from export.wavenet.train import bits
+
+    torch.manual_seed(0)
+    net = WaveNet(WaveNetConfig(dilations=[1, 2, 4, 8, 16, 32], excitation=12))
+    torch.nn.init.normal_(net.exc_proj.weight, std=0.05)  # (zero-initialised otherwise)
+    x = torch.randint(100, 156, (4, 300))
+    chord, inst, since = torch.full_like(x, 7), torch.ones_like(x), torch.arange(300).expand(4, 300)
+
+    def loss_and_grad(bf16: bool) -> tuple[float, torch.Tensor]:
+        net.zero_grad()
+        with torch.autocast("cpu", torch.bfloat16, enabled=bf16):
+            loss = bits(net, x, chord, inst, since, 200)
+        loss.backward()
+        return loss.item(), torch.cat([p.grad.flatten() for p in net.parameters() if p.grad is not None])
+
+    (l32, g32), (l16, g16) = loss_and_grad(False), loss_and_grad(True)
+    assert abs(l16 - l32) < 0.02 * l32
+    assert torch.nn.functional.cosine_similarity(g16, g32, dim=0) > 0.98

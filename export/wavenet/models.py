@@ -84,20 +84,28 @@ class WaveNet(nn.Module):
         -------
         ``(B, classes, T)`` logits; position t sees inputs ``<= t`` only (zeros before 0).
         """
+        # Channels-last, every layer's gate bias one slice of a single projection: on a CPU this
+        # runs ~2x faster than Conv1d on (B, C, T) with a (B, T, L, 2R) bias tensor indexed per
+        # layer (whose backward zero-fills that whole tensor once per layer).
         r = self.cfg.residual
-        bias = self.cond_bias(chord // 2, chord % 2, instrument)  # (B, T, L, 2R)
+        c = self.root(chord // 2) + self.quality(chord % 2) + self.instrument(instrument)
+        w_bias = self.cond_proj.weight
         if self.cfg.excitation:
-            bias = bias + self.exc_proj(exc).unflatten(-1, (len(self.cfg.dilations), 2 * r))
-        h = self.embed(x).transpose(1, 2)  # (B, R, T)
+            c, w_bias = torch.cat([c, exc], -1), torch.cat([w_bias, self.exc_proj.weight], 1)
+        biases = F.linear(c, w_bias).split(2 * r, -1)  # n x (B, T, 2R)
+        h = self.embed(x)  # (B, T, R)
         skip = 0.0
         for i, (dil, out) in enumerate(zip(self.dil, self.out, strict=True)):
             d = dil.dilation[0]
-            z = dil(F.pad(h, (d, 0))) + bias[:, :, i].transpose(1, 2)
-            g = torch.tanh(z[:, :r]) * torch.sigmoid(z[:, r:])
-            y = out(g)
-            h = h + y[:, :r]
-            skip = skip + y[:, r:]
-        return self.head2(F.relu(self.head1(F.relu(skip))))
+            past = F.pad(h, (0, 0, d, 0))[:, :-d]  # x[t - d]
+            w = torch.cat([dil.weight[:, :, 0], dil.weight[:, :, 1]], 1)  # taps on [x(t-d); x(t)]
+            z = F.linear(torch.cat([past, h], -1), w, dil.bias) + biases[i]
+            g = torch.tanh(z[..., :r]) * torch.sigmoid(z[..., r:])
+            y = F.linear(g, out.weight[:, :, 0], out.bias)
+            h = h + y[..., :r]
+            skip = skip + y[..., r:]
+        head = F.linear(F.relu(skip), self.head1.weight[:, :, 0], self.head1.bias)
+        return F.linear(F.relu(head), self.head2.weight[:, :, 0], self.head2.bias).transpose(1, 2)
 
 
 def build(model_cfg: dict) -> WaveNet:

@@ -13,6 +13,7 @@ replaced by the net's own one-step draws, the kind of past it feeds itself when 
 A model with an ``excitation`` (``model.excitation: 6``) is trained on labels that switch at each
 chord's audible onset (``audio_onsets`` of the data) and hears the chord's excitation from that
 sample on (:func:`rtaudio.tasks.generate.excitation`), as the generator plays it.
+``autocast_bf16`` runs the training products in bfloat16 (held-out figures stay float32).
 Logs ``runs/NAME/log.jsonl`` (train loss in bits/sample per step, held-out bits/sample every
 ``eval_every`` steps) and ``loss.png``; checkpoints ``last.pt`` every ``ckpt_every`` steps.
 """
@@ -250,6 +251,9 @@ def main() -> None:
         budget = cfg.get("budget_minutes", budget_min)  # the whole run's, across --resume stages
         return cfg["lr"] * lr_scale(s, cfg.get("warmup", 100), total, wall / 60, budget)
 
+    # bfloat16 products (weights, optimizer and held-out evaluation stay float32): ~1.7x faster
+    # steps on CPUs with AVX512-BF16 or AMX
+    bf16 = bool(cfg.get("autocast_bf16", False))
     deadline = time.time() + (a.max_minutes * 60 - wall) if a.max_minutes else math.inf
     held_bits = float("nan")
     with training_progress() as prog, log_path.open("a") as log:
@@ -264,11 +268,12 @@ def main() -> None:
             )
             if cfg.get("self_feed", 0.0):
                 x_in = self_fed_inputs(net, x_in, chord, inst, since, tail, cfg["self_feed"], rng)
-            loss = bits(net, x, chord, inst, since, tail, x_in)
-            disc = torch.zeros(())
-            if cfg.get("disc_weight", 0.0):
-                disc = chord_contrast(net, x, chord, inst, since, tail, x_in, cfg.get("disc_crops", 4), rng)
-                loss = loss + cfg["disc_weight"] * disc
+            with torch.autocast("cpu", torch.bfloat16, enabled=bf16):
+                loss = bits(net, x, chord, inst, since, tail, x_in)
+                disc = torch.zeros(())
+                if cfg.get("disc_weight", 0.0):
+                    disc = chord_contrast(net, x, chord, inst, since, tail, x_in, cfg.get("disc_crops", 4), rng)
+                    loss = loss + cfg["disc_weight"] * disc
             opt.zero_grad(set_to_none=True)
             loss.backward()
             gn = torch.nn.utils.clip_grad_norm_(net.parameters(), 1.0)
