@@ -35,8 +35,14 @@ PAIRS = [(16000, 48000), (24000, 48000), (8000, 16000)]
 DEV_EVERY, DEV_OFFSET = 5, 2
 
 
+#: corpora that are test sets only, at this rate (Hz): every file is test, there is no dev part
+TEST_ONLY = {"asterisk16k": 16000}
+
+
 def heldout_files(corpus: str, part: str) -> list[Path]:
     """The ``dev`` (tuning) or ``test`` (reporting) part of a corpus' held-out split."""
+    if corpus in TEST_ONLY:
+        return sorted((DATA_DIR / corpus).glob("*.wav")) if part == "test" else []
     files = sorted((DATA_DIR / corpus / "heldout").glob("*.wav"))
     dev = {i for i in range(len(files)) if i % DEV_EVERY == DEV_OFFSET}
     return [f for i, f in enumerate(files) if (i in dev) == (part == "dev")]
@@ -212,6 +218,10 @@ def main() -> None:
     a = ap.parse_args()
     sched = json.loads(a.schedules.read_text())["schedules"] if a.schedules else None
     pairs = [tuple(int(1000 * float(v)) for v in p.split(":")) for p in a.pairs] if a.pairs else None
+    rate = TEST_ONLY.get(a.corpus)
+    # a corpus recorded at R has no reference above R/2: only pairs up to R can be scored
+    if rate and (not pairs or any(out > rate for _, out in pairs)):
+        ap.error(f"--corpus {a.corpus} is {rate} Hz audio: give --pairs with outputs up to that rate")
     result = evaluate(a.model, a.steps, a.protocol, a.limit, sched, a.corpus, a.perceptual, a.part, pairs)
     print(table(result))
     if a.out:

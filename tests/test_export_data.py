@@ -48,3 +48,18 @@ def test_heldout_dev_and_test_parts_are_disjoint_and_complete(tmp_path, monkeypa
     assert not set(dev) & set(test)
     assert sorted(dev + test) == sorted(held.glob("*.wav"))
     assert len(dev) == 5  # every 5th file from the 3rd: indices 2, 7, 12, 17, 22
+
+
+def test_a_test_only_corpus_is_all_test_and_refuses_pairs_above_its_rate(tmp_path, monkeypatch) -> None:
+    tel = tmp_path / "asterisk16k"
+    tel.mkdir()
+    for i in range(3):
+        sf.write(tel / f"p{i}.wav", np.zeros(10, np.float32), 16000)
+    monkeypatch.setattr(evaluate, "DATA_DIR", tmp_path)
+    assert evaluate.heldout_files("asterisk16k", "test") == sorted(tel.glob("*.wav"))
+    assert evaluate.heldout_files("asterisk16k", "dev") == []  # nothing to tune on: it stays a test set
+    # 16 kHz audio has no reference band above 8 kHz, so a 48 kHz output cannot be scored on it
+    monkeypatch.setattr("sys.argv", ["evaluate", "m.onnx", "--corpus", "asterisk16k", "--pairs", "16:48"])
+    with pytest.raises(SystemExit) as e:
+        evaluate.main()
+    assert e.value.code == 2
