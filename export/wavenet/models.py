@@ -61,11 +61,6 @@ class WaveNet(nn.Module):
             self.exc_proj = nn.Linear(cfg.excitation, n * 2 * r, bias=False)
             nn.init.zeros_(self.exc_proj.weight)  # a model grown from one without starts where it was
 
-    def cond_bias(self, root: torch.Tensor, quality: torch.Tensor, instrument: torch.Tensor) -> torch.Tensor:
-        """Per-layer gate bias of conditioning labels ``(...)`` -> ``(..., layers, 2R)``."""
-        c = self.root(root) + self.quality(quality) + self.instrument(instrument)
-        return self.cond_proj(c).unflatten(-1, (len(self.cfg.dilations), 2 * self.cfg.residual))
-
     def forward(
         self, x: torch.Tensor, chord: torch.Tensor, instrument: torch.Tensor, exc: torch.Tensor | None = None
     ) -> torch.Tensor:
